@@ -1,0 +1,122 @@
+# Cohort: tables 1 and 2, calls, groups, statistics, workbook, figures, provenance.
+
+COHORT_TABLES = expand(
+    "results/cohort/{table}.tsv",
+    table=[
+        "calls",
+        "resistance_groups",
+        "table1",
+        "table2",
+        "expression",
+        "fusion",
+        "statistics",
+    ],
+)
+
+FIGURES = expand(
+    "results/figures/{figure}.{ext}",
+    figure=["figure1_BCP", "figure2_T", "heatmap_log2_fold", "fusion_TEL-AML1"],
+    ext=["png", "svg"],
+)
+
+COHORT_CAPTIONS = {
+    "calls": "Calls per patient and gene",
+    "resistance_groups": "Resistance groups",
+    "table1": "Table 1",
+    "table2": "Table 2",
+    "expression": "Normalised expression",
+    "fusion": "TEL-AML1",
+    "statistics": "Statistics",
+}
+
+
+rule cohort:
+    input:
+        flow="results/qc/flow.tsv",
+        curves="results/qpcr/standard_curves.tsv",
+        calls=expand("results/calls/{patient}.tsv", patient=PATIENTS),
+        groups=expand("results/calls/{patient}.group.tsv", patient=PATIENTS),
+        fusion=expand("results/calls/{patient}.fusion.tsv", patient=PATIENTS),
+        expression=expand("results/expression/{patient}.tsv", patient=PATIENTS),
+    output:
+        **{
+            table: report(
+                f"results/cohort/{table}.tsv",
+                caption=f"../resources/report/{table}.rst",
+                category="Cohort",
+                labels={"table": label},
+            )
+            for table, label in COHORT_CAPTIONS.items()
+        },
+        xlsx="results/cohort/sortpcr_results.xlsx",
+    params:
+        samples=samples_records(),
+        classification=config["classification"],
+    log:
+        "logs/cohort.log",
+    benchmark:
+        "benchmarks/cohort.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/cohort.py"
+
+
+rule figures:
+    input:
+        calls="results/cohort/calls.tsv",
+        expression="results/cohort/expression.tsv",
+        fusion="results/cohort/fusion.tsv",
+    output:
+        report(
+            FIGURES,
+            caption="../resources/report/figures.rst",
+            category="Expression",
+        ),
+    params:
+        classification=config["classification"],
+    log:
+        "logs/figures.log",
+    benchmark:
+        "benchmarks/figures.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/figures.py"
+
+
+rule provenance:
+    input:
+        samples=config["samples"],
+        units=config["units"],
+        plates=config["plates"],
+        raw=sorted(
+            set(SHEETS.samples["presort_fcs"])
+            | set(SHEETS.units["sorted_fcs"])
+            | set(SHEETS.plates["path"])
+            | {p for p in SHEETS.plates["layout"] if p}
+            | {p for p in SHEETS.samples["gating"] if p}
+            | {config["gating"]["strategy"]}
+        ),
+    output:
+        inputs=report(
+            "results/provenance/inputs.tsv",
+            caption="../resources/report/provenance.rst",
+            category="Provenance",
+            labels={"table": "raw inputs (SHA-256)"},
+        ),
+        software="results/provenance/software.tsv",
+        config="results/provenance/config.yaml",
+    params:
+        config=config,
+    log:
+        "logs/provenance.log",
+    benchmark:
+        "benchmarks/provenance.tsv"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/provenance.py"

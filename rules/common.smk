@@ -1,0 +1,105 @@
+# Configuration, sample sheets and shared helpers. All problems in the config and the three
+# sheets are collected and reported together before any job is planned.
+import json
+import re
+import sys
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+sys.path.insert(0, workflow.basedir)
+
+from sortpcr.errors import SheetError  # noqa: E402
+from sortpcr.sheets import load as load_sheets  # noqa: E402
+
+try:
+    SHEETS = load_sheets(config)
+except SheetError as error:
+    raise WorkflowError(str(error)) from None
+
+# Our own check above lists every problem; this one fills in the schema defaults.
+validate(config, "../config/schemas/config.schema.yaml")
+
+PATIENTS = SHEETS.patients
+PLATES = list(SHEETS.plates["plate"])
+
+
+wildcard_constraints:
+    patient="|".join(re.escape(p) for p in PATIENTS),
+    plate="|".join(re.escape(p) for p in PLATES),
+
+
+def sample_row(patient):
+    """The samples.tsv row of one patient, as a dict."""
+    rows = SHEETS.samples[SHEETS.samples["patient"] == patient]
+    return rows.iloc[0].to_dict()
+
+
+def strategy_of(wildcards):
+    """Per-patient gating strategy, or the configured default."""
+    return sample_row(wildcards.patient)["gating"] or config["gating"]["strategy"]
+
+
+def flow_inputs(wildcards):
+    """Pre-sort and both sorted FCS files of one patient."""
+    return {
+        "presort": sample_row(wildcards.patient)["presort_fcs"],
+        "CD34pos": SHEETS.sorted_fcs(wildcards.patient, "CD34pos"),
+        "CD34neg": SHEETS.sorted_fcs(wildcards.patient, "CD34neg"),
+        "strategy": strategy_of(wildcards),
+    }
+
+
+def flow_labels(patient):
+    """File labels for results: the paths as written in the sheets (never FCS keywords)."""
+    units = SHEETS.patient_units(patient)
+    labels = {"presort": sample_row(patient)["presort_fcs_label"]}
+    for fraction in ("CD34pos", "CD34neg"):
+        labels[fraction] = units[units["fraction"] == fraction]["sorted_fcs_label"].iloc[0]
+    return labels
+
+
+def plate_row(plate):
+    """The plates.tsv row of one plate, as a dict."""
+    rows = SHEETS.plates[SHEETS.plates["plate"] == plate]
+    return rows.iloc[0].to_dict()
+
+
+def plate_inputs(wildcards):
+    """Instrument export (and optional plate map) of one plate."""
+    row = plate_row(wildcards.plate)
+    inputs = {"export": row["path"]}
+    if row["layout"]:
+        inputs["layout"] = row["layout"]
+    return inputs
+
+
+def units_of(patient):
+    """units.tsv rows of one patient (params: a changed row reruns only that patient)."""
+    columns = ["patient", "fraction", "plate", "qpcr_sample", "sorted_fcs_label"]
+    return SHEETS.patient_units(patient)[columns].to_dict("records")
+
+
+def samples_records():
+    """samples.tsv as records for the cohort tables (labels only, never resolved paths)."""
+    columns = ["patient", "lineage", "age", "status", "fusion", "markers"]
+    return SHEETS.samples[columns].to_dict("records")
+
+
+def qpcr_settings():
+    """The qpcr section with the reference gene, as the qPCR steps take it."""
+    return config["qpcr"]
+
+
+def final_outputs():
+    """Everything `snakemake` builds by default."""
+    return [
+        "results/qc/flow.tsv",
+        "results/qpcr/standard_curves.tsv",
+        *expand("results/qpcr/{plate}/quantities.tsv", plate=PLATES),
+        *expand("results/flow/{patient}.png", patient=PATIENTS),
+        *COHORT_TABLES,
+        "results/cohort/sortpcr_results.xlsx",
+        *FIGURES,
+        "results/provenance/inputs.tsv",
+    ]

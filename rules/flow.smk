@@ -1,0 +1,53 @@
+# Flow cytometry: one gating job per patient (pre-sort + both sorted files), then the cohort
+# QC table.
+
+
+rule gate_patient:
+    input:
+        unpack(flow_inputs),
+    output:
+        json="results/flow/{patient}.json",
+        tsv="results/flow/{patient}.tsv",
+        png=report(
+            "results/flow/{patient}.png",
+            caption="../resources/report/flow_panel.rst",
+            category="Flow QC",
+            subcategory="Gating per patient",
+            labels={"patient": "{patient}", "figure": "gating"},
+        ),
+    params:
+        labels=lambda wildcards: flow_labels(wildcards.patient),
+        gating=config["gating"],
+        qc=config["qc"],
+    log:
+        "logs/gate_patient/{patient}.log",
+    benchmark:
+        "benchmarks/gate_patient/{patient}.tsv"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    group:
+        "patient"
+    script:
+        "../scripts/gate_patient.py"
+
+
+rule flow_table:
+    input:
+        expand("results/flow/{patient}.tsv", patient=PATIENTS),
+    output:
+        report(
+            "results/qc/flow.tsv",
+            caption="../resources/report/flow_table.rst",
+            category="Flow QC",
+            labels={"table": "flow QC"},
+        ),
+    log:
+        "logs/flow_table.log",
+    benchmark:
+        "benchmarks/flow_table.tsv"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/concat_tables.py"

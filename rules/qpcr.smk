@@ -1,0 +1,95 @@
+# qPCR: per plate read the export, fit standard curves per target, quantify unknowns; then
+# the cohort table of standard curves.
+
+
+rule read_plate:
+    input:
+        unpack(plate_inputs),
+    output:
+        "results/qpcr/{plate}/wells.tsv",
+    params:
+        format=lambda wildcards: plate_row(wildcards.plate)["format"],
+        unit=lambda wildcards: plate_row(wildcards.plate)["unit"],
+        label=lambda wildcards: plate_row(wildcards.plate)["path_label"],
+        qpcr=qpcr_settings(),
+    log:
+        "logs/read_plate/{plate}.log",
+    benchmark:
+        "benchmarks/read_plate/{plate}.tsv"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    group:
+        "plate"
+    script:
+        "../scripts/read_plate.py"
+
+
+rule fit_curves:
+    input:
+        "results/qpcr/{plate}/wells.tsv",
+    output:
+        "results/qpcr/{plate}/curves.tsv",
+    params:
+        qpcr=qpcr_settings(),
+    log:
+        "logs/fit_curves/{plate}.log",
+    benchmark:
+        "benchmarks/fit_curves/{plate}.tsv"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    group:
+        "plate"
+    script:
+        "../scripts/fit_curves.py"
+
+
+rule quantify:
+    input:
+        wells="results/qpcr/{plate}/wells.tsv",
+        curves="results/qpcr/{plate}/curves.tsv",
+    output:
+        quantities="results/qpcr/{plate}/quantities.tsv",
+        wells_qc="results/qpcr/{plate}/wells_qc.tsv",
+        png=report(
+            "results/qpcr/{plate}/curves.png",
+            caption="../resources/report/qpcr_curves.rst",
+            category="qPCR QC",
+            subcategory="Standard curves per plate",
+            labels={"plate": "{plate}", "figure": "standard curves"},
+        ),
+    params:
+        qpcr=qpcr_settings(),
+    log:
+        "logs/quantify/{plate}.log",
+    benchmark:
+        "benchmarks/quantify/{plate}.tsv"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    group:
+        "plate"
+    script:
+        "../scripts/quantify.py"
+
+
+rule curves_table:
+    input:
+        expand("results/qpcr/{plate}/curves.tsv", plate=PLATES),
+    output:
+        report(
+            "results/qpcr/standard_curves.tsv",
+            caption="../resources/report/standard_curves.rst",
+            category="qPCR QC",
+            labels={"table": "standard curves"},
+        ),
+    log:
+        "logs/curves_table.log",
+    benchmark:
+        "benchmarks/curves_table.tsv"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/concat_tables.py"

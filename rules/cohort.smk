@@ -49,9 +49,6 @@ rule cohort:
             for table, label in COHORT_CAPTIONS.items()
         },
         xlsx="results/cohort/sortpcr_results.xlsx",
-    params:
-        samples=samples_records(),
-        classification=config["classification"],
     log:
         "logs/cohort.log",
     benchmark:
@@ -59,6 +56,9 @@ rule cohort:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        samples=samples_records(),
+        classification=config["classification"],
     script:
         "../scripts/cohort.py"
 
@@ -74,8 +74,6 @@ rule figures:
             caption="../resources/report/figures.rst",
             category="Expression",
         ),
-    params:
-        classification=config["classification"],
     log:
         "logs/figures.log",
     benchmark:
@@ -83,6 +81,8 @@ rule figures:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        classification=config["classification"],
     script:
         "../scripts/figures.py"
 
@@ -109,8 +109,6 @@ rule provenance:
         ),
         software="results/provenance/software.tsv",
         config="results/provenance/config.yaml",
-    params:
-        config=config,
     log:
         "logs/provenance.log",
     benchmark:
@@ -118,5 +116,7 @@ rule provenance:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        config=config,
     script:
         "../scripts/provenance.py"

@@ -55,7 +55,9 @@ def flow_labels(patient):
     units = SHEETS.patient_units(patient)
     labels = {"presort": sample_row(patient)["presort_fcs_label"]}
     for fraction in ("CD34pos", "CD34neg"):
-        labels[fraction] = units[units["fraction"] == fraction]["sorted_fcs_label"].iloc[0]
+        labels[fraction] = units[units["fraction"] == fraction][
+            "sorted_fcs_label"
+        ].iloc[0]
     return labels
 
 

@@ -2,30 +2,34 @@
 # verdicts), normalise to GUS, classify the CD34+/CD34- folds.
 
 
-def patient_quantities(wildcards):
-    """quantities.tsv of every plate one patient was measured on."""
-    return expand(
-        "results/qpcr/{plate}/quantities.tsv", plate=SHEETS.plates_of(wildcards.patient)
-    )
+def patient_plates(name):
+    """Input function: `name`.tsv of every plate one patient was measured on."""
+
+    def files(wildcards):
+        plates = SHEETS.plates_of(wildcards.patient)
+        return expand("results/qpcr/{plate}/{name}.tsv", plate=plates, name=name)
+
+    return files
 
 
 rule pair:
     input:
         flow="results/flow/{patient}.tsv",
-        quantities=patient_quantities,
+        quantities=patient_plates("quantities"),
+        curves=patient_plates("curves"),
     output:
         "results/pairs/{patient}.tsv",
-    params:
-        units=lambda wildcards: units_of(wildcards.patient),
     log:
         "logs/pair/{patient}.log",
     benchmark:
         "benchmarks/pair/{patient}.tsv"
+    group:
+        "patient"
     resources:
         mem_mb=500,
         runtime=5,
-    group:
-        "patient"
+    params:
+        units=lambda wildcards: units_of(wildcards.patient),
     script:
         "../scripts/pair.py"
 
@@ -35,20 +39,23 @@ rule normalise:
         "results/pairs/{patient}.tsv",
     output:
         "results/expression/{patient}.tsv",
-    params:
-        normalisation=config["normalisation"],
-        reference=config["qpcr"]["reference_gene"],
-        copy_targets=config["qpcr"]["copy_targets"],
-        classification=config["classification"],
     log:
         "logs/normalise/{patient}.log",
     benchmark:
         "benchmarks/normalise/{patient}.tsv"
+    group:
+        "patient"
     resources:
         mem_mb=500,
         runtime=5,
-    group:
-        "patient"
+    params:
+        settings={
+            "qpcr": {k: config["qpcr"][k] for k in ("reference_gene", "copy_targets")},
+            "normalisation": config["normalisation"],
+            "classification": {
+                "use_out_of_range": config["classification"]["use_out_of_range"]
+            },
+        },
     script:
         "../scripts/normalise.py"
 
@@ -56,22 +63,21 @@ rule normalise:
 rule classify:
     input:
         expression="results/expression/{patient}.tsv",
-        flow="results/flow/{patient}.tsv",
     output:
         calls="results/calls/{patient}.tsv",
         group="results/calls/{patient}.group.tsv",
         fusion="results/calls/{patient}.fusion.tsv",
-    params:
-        lineage=lambda wildcards: sample_row(wildcards.patient)["lineage"],
-        classification=config["classification"],
     log:
         "logs/classify/{patient}.log",
     benchmark:
         "benchmarks/classify/{patient}.tsv"
+    group:
+        "patient"
     resources:
         mem_mb=500,
         runtime=5,
-    group:
-        "patient"
+    params:
+        lineage=lambda wildcards: sample_row(wildcards.patient)["lineage"],
+        classification=config["classification"],
     script:
         "../scripts/classify.py"

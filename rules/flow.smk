@@ -15,19 +15,19 @@ rule gate_patient:
             subcategory="Gating per patient",
             labels={"patient": "{patient}", "figure": "gating"},
         ),
-    params:
-        labels=lambda wildcards: flow_labels(wildcards.patient),
-        gating=config["gating"],
-        qc=config["qc"],
     log:
         "logs/gate_patient/{patient}.log",
     benchmark:
         "benchmarks/gate_patient/{patient}.tsv"
+    group:
+        "patient"
     resources:
         mem_mb=1000,
         runtime=10,
-    group:
-        "patient"
+    params:
+        labels=lambda wildcards: flow_labels(wildcards.patient),
+        gating=config["gating"],
+        qc=config["qc"],
     script:
         "../scripts/gate_patient.py"
 

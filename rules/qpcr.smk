@@ -7,20 +7,20 @@ rule read_plate:
         unpack(plate_inputs),
     output:
         "results/qpcr/{plate}/wells.tsv",
+    log:
+        "logs/read_plate/{plate}.log",
+    benchmark:
+        "benchmarks/read_plate/{plate}.tsv"
+    group:
+        "plate"
+    resources:
+        mem_mb=500,
+        runtime=5,
     params:
         format=lambda wildcards: plate_row(wildcards.plate)["format"],
         unit=lambda wildcards: plate_row(wildcards.plate)["unit"],
         label=lambda wildcards: plate_row(wildcards.plate)["path_label"],
         qpcr=qpcr_settings(),
-    log:
-        "logs/read_plate/{plate}.log",
-    benchmark:
-        "benchmarks/read_plate/{plate}.tsv"
-    resources:
-        mem_mb=500,
-        runtime=5,
-    group:
-        "plate"
     script:
         "../scripts/read_plate.py"
 
@@ -30,17 +30,17 @@ rule fit_curves:
         "results/qpcr/{plate}/wells.tsv",
     output:
         "results/qpcr/{plate}/curves.tsv",
-    params:
-        qpcr=qpcr_settings(),
     log:
         "logs/fit_curves/{plate}.log",
     benchmark:
         "benchmarks/fit_curves/{plate}.tsv"
+    group:
+        "plate"
     resources:
         mem_mb=500,
         runtime=5,
-    group:
-        "plate"
+    params:
+        qpcr=qpcr_settings(),
     script:
         "../scripts/fit_curves.py"
 
@@ -59,17 +59,17 @@ rule quantify:
             subcategory="Standard curves per plate",
             labels={"plate": "{plate}", "figure": "standard curves"},
         ),
-    params:
-        qpcr=qpcr_settings(),
     log:
         "logs/quantify/{plate}.log",
     benchmark:
         "benchmarks/quantify/{plate}.tsv"
+    group:
+        "plate"
     resources:
         mem_mb=500,
         runtime=5,
-    group:
-        "plate"
+    params:
+        qpcr=qpcr_settings(),
     script:
         "../scripts/quantify.py"
 

@@ -34,7 +34,9 @@ def step_logger(log_path: str | Path | None, name: str) -> logging.Logger:
     return logger
 
 
-def run_step(name: str, log_path: str | Path | None, body: Callable[[logging.Logger], None]) -> None:
+def run_step(
+    name: str, log_path: str | Path | None, body: Callable[[logging.Logger], None]
+) -> None:
     """Run ``body(logger)``; an :class:`InputError` ends the job with its message and exit
     code 1 (Snakemake then removes the job's incomplete outputs)."""
     logger = step_logger(log_path, name)

@@ -43,7 +43,9 @@ def make_project(tmp_path: Path, samples=SAMPLES, units=UNITS, plates=PLATES) ->
     (sheets / "plates.tsv").write_text(plates)
     strategy = tmp_path / "strategy.xml"
     strategy.write_text("<x/>")
-    config.update(samples="sheets/samples.tsv", units="sheets/units.tsv", plates="sheets/plates.tsv")
+    config.update(
+        samples="sheets/samples.tsv", units="sheets/units.tsv", plates="sheets/plates.tsv"
+    )
     config["gating"]["strategy"] = "strategy.xml"
     return config
 
@@ -112,14 +114,18 @@ def test_one_fraction_missing(tmp_path):
 
 
 def test_two_sorted_files_for_one_fraction(tmp_path):
-    units = UNITS.replace("A1\tCD34pos\tfcs/A1_pos.fcs\tfusion", "A1\tCD34pos\tfcs/A1_neg.fcs\tfusion")
+    units = UNITS.replace(
+        "A1\tCD34pos\tfcs/A1_pos.fcs\tfusion", "A1\tCD34pos\tfcs/A1_neg.fcs\tfusion"
+    )
     problems = problems_of(tmp_path, units=units)
     assert any("A1 CD34pos names several sorted_fcs files" in p for p in problems)
 
 
 def test_duplicate_plate_and_sample_on_a_plate(tmp_path):
     plates = PLATES + "plate1\tplates/p1.csv\tcfx\n"
-    units = UNITS.replace("B2\tCD34neg\tfcs/B2_neg.fcs\tplate1\tB2neg", "B2\tCD34neg\tfcs/B2_neg.fcs\tplate1\tB2pos")
+    units = UNITS.replace(
+        "B2\tCD34neg\tfcs/B2_neg.fcs\tplate1\tB2neg", "B2\tCD34neg\tfcs/B2_neg.fcs\tplate1\tB2pos"
+    )
     problems = problems_of(tmp_path, plates=plates, units=units)
     assert any("duplicate plate 'plate1'" in p for p in problems)
     assert any("duplicate plate/qpcr_sample 'plate1/B2pos'" in p for p in problems)

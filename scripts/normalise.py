@@ -1,0 +1,22 @@
+"""Snakemake adapter: target / GUS and TEL-AML1 / GUS for one patient."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+
+from sortpcr.io import read_tsv, write_tsv  # noqa: E402
+from sortpcr.normalise import NormaliseSettings, normalise_patient  # noqa: E402
+from sortpcr.runner import run_step  # noqa: E402
+
+sm = snakemake  # noqa: F821
+
+
+def main(log):
+    settings = NormaliseSettings.from_config(sm.params.settings)
+    table = normalise_patient(read_tsv(sm.input[0]), settings)
+    log.info("%s: %d normalised rows", sm.wildcards.patient, len(table))
+    write_tsv(sm.output[0], table)
+
+
+run_step(sm.rule, sm.log[0], main)

@@ -1,0 +1,35 @@
+"""Snakemake adapter: pair one patient's sorted fractions with their plates' quantities."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+
+from sortpcr.io import read_tsv, write_tsv  # noqa: E402
+from sortpcr.pairing import pair_patient  # noqa: E402
+from sortpcr.runner import run_step  # noqa: E402
+
+sm = snakemake  # noqa: F821
+
+
+def plate_of(path: str) -> str:
+    """results/qpcr/{plate}/<file>.tsv -> plate"""
+    return Path(path).parent.name
+
+
+def main(log):
+    quantities = {plate_of(p): read_tsv(p) for p in sm.input.quantities}
+    curves = {plate_of(p): read_tsv(p) for p in sm.input.curves}
+    pairs = pair_patient(
+        sm.wildcards.patient, sm.params.units, quantities, read_tsv(sm.input.flow), curves
+    )
+    log.info(
+        "%s: %d paired rows from plates %s",
+        sm.wildcards.patient,
+        len(pairs),
+        ", ".join(sorted(quantities)),
+    )
+    write_tsv(sm.output[0], pairs)
+
+
+run_step(sm.rule, sm.log[0], main)

@@ -1,0 +1,30 @@
+"""Snakemake adapter: one instrument export (+ optional plate map) -> tidy wells.tsv."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+
+from sortpcr.io import write_tsv  # noqa: E402
+from sortpcr.qpcr.readers import read_plate  # noqa: E402
+from sortpcr.runner import run_step  # noqa: E402
+
+sm = snakemake  # noqa: F821
+
+
+def main(log):
+    settings = dict(sm.params.qpcr)
+    if sm.params.unit:
+        settings["unit"] = sm.params.unit
+    wells = read_plate(
+        sm.input.export,
+        plate=sm.wildcards.plate,
+        fmt=sm.params.format or None,
+        settings=settings,
+        layout=sm.input.get("layout"),
+    )
+    log.info("%s: %d wells from %s", sm.wildcards.plate, len(wells), sm.params.label)
+    write_tsv(sm.output[0], wells)
+
+
+run_step(sm.rule, sm.log[0], main)

@@ -1,0 +1,144 @@
+"""Benchmark: prints a table and writes JSON. Never part of the test suite's verdict.
+
+    .venv/bin/python tests/benchmarks/run.py                 # everything, 1,000-patient scale
+    .venv/bin/python tests/benchmarks/run.py --scale 200     # a smaller scale cohort
+    .venv/bin/python tests/benchmarks/run.py --skip scale    # without the scale runs
+
+Figures:
+* demo cold run (fresh copy, no results): wall and CPU seconds, jobs run;
+* no-op rerun: wall seconds; rerun after one patient's pre-sort FCS changed: wall, jobs;
+* gating: events/s for read + compensate + gate on a generated 1,000,000-event FCS file, ours
+  beside FlowKit's ``GatingStrategy.gate_sample`` (memberships asserted identical), and the
+  same file gated as one Snakemake-style job (a fresh process, imports included);
+* scale: a generated N-patient cohort: ``snakemake -n`` seconds, then a full run's CPU seconds
+  per patient and the peak memory of any one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import copy_workflow  # noqa: E402
+
+
+def timed(cmd: list[str], cwd: Path) -> dict:
+    """Run a command; wall seconds, CPU seconds of its process tree, peak RSS (MB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise SystemExit(
+            f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    steps = re.findall(r"(\d+) of (\d+) steps", result.stdout + result.stderr)
+    return {
+        "wall_s": round(wall, 2),
+        "cpu_s": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 2),
+        "peak_rss_mb": round(after.ru_maxrss / 1024, 1),
+        "jobs": int(steps[-1][1]) if steps else 0,
+    }
+
+
+def snakemake(*args: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", *args]
+
+
+def bench_demo(tmp: Path) -> dict:
+    workdir = copy_workflow(tmp / "demo")
+    out = {"cold": timed(snakemake("--cores", "2"), workdir)}
+    out["noop"] = timed(snakemake("--cores", "2"), workdir)
+    presort = next((workdir / "resources" / "demo" / "fcs").glob("P03_presort.fcs"))
+    data = bytearray(presort.read_bytes())
+    start = int(data[26:34])
+    data[start + 400 : start + 404], data[start + 800 : start + 804] = (
+        data[start + 800 : start + 804],
+        data[start + 400 : start + 404],
+    )
+    presort.write_bytes(bytes(data))
+    out["one_patient_changed"] = timed(snakemake("--cores", "2"), workdir)
+    return out
+
+
+def bench_gating(tmp: Path) -> dict:
+    script = HERE / "gating_bench.py"
+    if not script.exists():
+        return {"skipped": "tests/benchmarks/gating_bench.py not present"}
+    result = subprocess.run(
+        [sys.executable, str(script), "--json", str(tmp / "gating.json"), "--dir", str(tmp)],
+        capture_output=True,
+        text=True,
+    )
+    print(result.stdout)
+    if result.returncode != 0:
+        return {"failed": result.stderr[-2000:]}
+    return json.loads((tmp / "gating.json").read_text())
+
+
+def bench_scale(tmp: Path, patients: int) -> dict:
+    workdir = copy_workflow(tmp / "scale")
+    shutil.rmtree(workdir / "resources" / "demo" / "fcs")
+    shutil.rmtree(workdir / "resources" / "demo" / "qpcr")
+    subprocess.run(
+        [
+            sys.executable,
+            str(workdir / "resources" / "demo" / "generate.py"),
+            "--patients",
+            str(patients),
+        ],
+        check=True,
+    )
+    dry = timed(snakemake("-n", "--cores", "2"), workdir)
+    full = timed(snakemake("--cores", "2"), workdir)
+    return {
+        "patients": patients,
+        "dry_run_s": dry["wall_s"],
+        "full_run": full,
+        "cpu_s_per_patient": round(full["cpu_s"] / patients, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="sortpcr benchmark")
+    parser.add_argument("--scale", type=int, default=1000, help="patients in the scale cohort")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["demo", "gating", "scale"])
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/benchmark.json"))
+    args = parser.parse_args()
+    figures: dict = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        }
+    }
+    with tempfile.TemporaryDirectory(prefix="sortpcr-bench-") as tmp:
+        tmp_path = Path(tmp)
+        if "demo" not in args.skip:
+            figures["demo"] = bench_demo(tmp_path)
+        if "gating" not in args.skip:
+            figures["gating"] = bench_gating(tmp_path)
+        if "scale" not in args.skip:
+            figures["scale"] = bench_scale(tmp_path, args.scale)
+    print(json.dumps(figures, indent=2))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Shared fixtures: paths, the shared instrument files, and real Snakemake runs on copies
+of the workflow (the repository itself is never written to by a test)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+#: what a copied workflow needs (everything a user's clone has, minus results)
+WORKFLOW_PARTS = ["Snakefile", "rules", "scripts", "config", "resources", "sortpcr"]
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared, or skip the test when the shared folder is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared material not available: {path}")
+    return path
+
+
+def copy_workflow(dest: Path) -> Path:
+    """Copy the workflow (not results, not .snakemake) into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".snakemake", "results")
+    for part in WORKFLOW_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=ignore)
+        else:
+            shutil.copy2(src, dest / part)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900):
+    """Run the venv's Snakemake in ``workdir``; return the CompletedProcess."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed ({result.returncode}):\n"
+            f"{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+        )
+    return result
+
+
+def pending(workdir: Path, *args: str) -> set[str]:
+    """Outputs whose ``plan`` is ``update pending`` in ``snakemake --summary``."""
+    out = snakemake(workdir, "--summary", *args).stdout
+    lines = [line.split("\t") for line in out.splitlines() if "\t" in line]
+    header = lines[0]
+    col_file, col_plan = header.index("output_file"), header.index("plan")
+    return {row[col_file] for row in lines[1:] if row[col_plan] == "update pending"}
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    """The demo cohort run once, end to end, in a copy of the workflow (read-only for tests)."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("demo") / "wf")
+    snakemake(workdir, "--cores", "2")
+    return workdir
+
+
+@pytest.fixture
+def demo_copy(demo_run, tmp_path) -> Path:
+    """A private copy of the finished demo run (results and .snakemake metadata included)."""
+    dest = tmp_path / "wf"
+    shutil.copytree(demo_run, dest, symlinks=True)
+    return dest

@@ -1,0 +1,114 @@
+"""End to end: real Snakemake on the bundled demo cohort reproduces the study from raw files."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+#: Table 2 of Shman et al. (resistant-subpopulation groups)
+TABLE2 = {
+    "CD34pos_only": {"P01", "P04", "P06", "P15"},
+    "CD34neg_only": {"P02", "P07", "P08", "P09", "P10", "P11", "P14", "P16", "P17"},
+    "both": {"P03", "P12", "P13"},
+    "none": {"P05"},
+}
+#: Table 1 CD34 % of the study
+CD34_PCT = dict(
+    zip(
+        [f"P{i:02d}" for i in range(1, 18)],
+        [70, 48, 58, 50, 22, 33, 34, 59, 46, 70, 46, 80, 14, 58, 67, 54, 47],
+        strict=True,
+    )
+)
+#: per-gene calls of the study (pos = higher in CD34+, neg = higher in CD34-, - = no difference)
+CALLS = """
+P01 pos - pos -
+P02 - neg neg -
+P03 - pos neg -
+P04 - pos - -
+P05 - - - -
+P06 - pos - -
+P07 neg - - -
+P08 neg - - -
+P09 - neg - -
+P10 - neg - -
+P11 - neg - -
+P12 - pos neg -
+P13 - pos - neg
+P14 - neg neg neg
+P15 - pos - -
+P16 - neg - neg
+P17 neg - neg -
+"""
+WORDS = {"pos": "CD34pos_higher", "neg": "CD34neg_higher", "-": "no_difference"}
+
+
+def read(demo_run, *parts):
+    return pd.read_csv(demo_run.joinpath("results", *parts), sep="\t", keep_default_na=False)
+
+
+def test_resistance_groups_equal_table2(demo_run):
+    groups = read(demo_run, "cohort", "resistance_groups.tsv")
+    found = {g: set(rows["patient"]) for g, rows in groups.groupby("group")}
+    assert found == TABLE2
+
+
+def test_every_call_equals_the_study(demo_run):
+    calls = read(demo_run, "cohort", "calls.tsv")
+    got = {(r.patient, r.gene): r.call for r in calls.itertuples()}
+    for line in CALLS.strip().splitlines():
+        patient, *marks = line.split()
+        for gene, mark in zip(["BCL2", "MDR1", "BCRP", "LRP"], marks, strict=True):
+            assert got[(patient, gene)] == WORDS[mark], (patient, gene)
+
+
+def test_bcp_mdr1_counts_as_in_results(demo_run):
+    calls = read(demo_run, "cohort", "calls.tsv")
+    bcp = calls[(calls["lineage"] == "BCP") & (calls["gene"] == "MDR1")]
+    assert bcp["call"].value_counts().to_dict() == {
+        "CD34neg_higher": 4,
+        "no_difference": 4,
+        "CD34pos_higher": 3,
+    }
+
+
+def test_table2_percentages(demo_run):
+    table2 = read(demo_run, "cohort", "table2.tsv")
+    text = table2.to_csv(sep="\t")
+    assert "52.9" in text and "23.5" in text and "17.6" in text and "5.9" in text
+
+
+def test_flow_qc_matches_table1_and_sorts_pass(demo_run):
+    flow = read(demo_run, "qc", "flow.tsv")
+    presort = flow[flow["fraction"] == "presort"].set_index("patient")
+    for patient, pct in CD34_PCT.items():
+        assert abs(float(presort.loc[patient, "pct_cd34pos"]) - pct) <= 2.0, patient
+    assert (flow["status"] == "pass").all(), flow[flow["status"] != "pass"]
+    sorted_rows = flow[flow["fraction"] != "presort"]
+    assert (sorted_rows["purity"].astype(float) > 0.98).all()
+    assert set(flow["compensation"]) == {"file", "none"}
+
+
+def test_all_plates_pass_qc(demo_run):
+    curves = read(demo_run, "qpcr", "standard_curves.tsv")
+    assert (curves["status"] == "pass").all(), curves[curves["status"] != "pass"]
+    assert set(curves["target"]) == {"BCL2", "MDR1", "LRP", "BCRP", "GUS", "TEL-AML1"}
+
+
+def test_tel_aml1_higher_in_cd34pos(demo_run):
+    fusion = read(demo_run, "cohort", "fusion.tsv")
+    assert set(fusion["patient"]) >= {"P06", "P07", "P08", "P10"}
+    for patient, rows in fusion.groupby("patient"):
+        values = rows.set_index("fraction")["value"].astype(float)
+        assert values["CD34pos"] > values["CD34neg"], patient
+
+
+def test_figures_and_workbook_exist(demo_run):
+    figures = demo_run / "results" / "figures"
+    for name in ["figure1_BCP", "figure2_T", "heatmap_log2_fold"]:
+        assert (figures / f"{name}.png").stat().st_size > 10_000
+        assert (figures / f"{name}.svg").stat().st_size > 10_000
+    xlsx = pd.read_excel(demo_run / "results" / "cohort" / "sortpcr_results.xlsx", sheet_name=None)
+    assert {"calls", "resistance_groups", "table1", "table2", "statistics"} <= set(xlsx)

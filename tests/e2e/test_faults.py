@@ -1,0 +1,161 @@
+"""Faults and bad input at workflow level: kill and resume, determinism, the lock, a wrong
+sheet, a sort that fails purity, and privacy of the results and the report."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT, copy_workflow, snakemake
+
+pytestmark = pytest.mark.e2e
+
+sys.path.insert(0, str(ROOT / "resources" / "demo"))
+
+
+def result_tables(workdir: Path) -> list[Path]:
+    """Every deterministic result file (tables and JSON) below results/."""
+    base = workdir / "results"
+    return sorted(
+        p.relative_to(base)
+        for p in base.rglob("*")
+        if p.suffix in {".tsv", ".json", ".yaml"} and p.name != "software.tsv"
+    )
+
+
+def assert_same_results(a: Path, b: Path) -> None:
+    files_a, files_b = result_tables(a), result_tables(b)
+    assert files_a == files_b
+    different = [
+        str(f)
+        for f in files_a
+        if not filecmp.cmp(a / "results" / f, b / "results" / f, shallow=False)
+    ]
+    assert different == []
+
+
+def test_killed_run_resumes_to_identical_results(demo_run, tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--cores", "2"],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    flow = workdir / "results" / "flow"
+    while time.monotonic() < deadline and process.poll() is None:
+        if flow.is_dir() and len(list(flow.glob("*.tsv"))) >= 3:
+            break
+        time.sleep(0.1)
+    assert process.poll() is None, "the run ended before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    # the lock of the killed run stays; the README tells users to --unlock after a crash
+    locked = snakemake(workdir, "--cores", "2", check=False)
+    assert locked.returncode != 0 and "--unlock" in locked.stdout + locked.stderr
+    snakemake(workdir, "--unlock")
+    snakemake(workdir, "--cores", "2")
+    assert_same_results(demo_run, workdir)
+
+
+def test_second_concurrent_run_is_refused(demo_copy):
+    locks = demo_copy / ".snakemake" / "locks"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--cores", "1", "--forceall"],
+        cwd=demo_copy,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (locks.is_dir() and any(locks.iterdir())):
+            time.sleep(0.05)
+        second = snakemake(demo_copy, "--cores", "1", check=False)
+        assert second.returncode != 0
+        assert "Directory cannot be locked" in second.stdout + second.stderr
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+
+
+def test_wrong_sheet_stops_before_any_job_with_every_problem(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    samples = workdir / "config" / "samples.tsv"
+    lines = samples.read_text().splitlines()
+    lines[1] = lines[1].replace("\tBCP\t", "\tB-ALL\t", 1)  # unknown lineage
+    lines.append(lines[2])  # duplicate patient
+    samples.write_text("\n".join(lines) + "\n")
+    plates = workdir / "config" / "plates.tsv"
+    plates.write_text(plates.read_text().replace("EXPR01", "EXPR1X", 1))  # units name EXPR01
+    result = snakemake(workdir, "--cores", "1", check=False)
+    text = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "'B-ALL' is not one of BCP, T" in text
+    assert "duplicate patient" in text
+    assert "'EXPR01' is not in plates.tsv" in text
+    assert not (workdir / "results").exists()
+
+
+def test_failed_purity_excludes_that_patient_only(tmp_path):
+    import cohort_spec
+    import flow_sim
+    from generate import SEED, identity
+
+    workdir = copy_workflow(tmp_path / "wf")
+    patients = cohort_spec.patient_ids()
+    index = patients.index("P04")
+    spec = cohort_spec.PATIENTS[index]
+    out = workdir / "resources" / "demo" / "fcs"
+    flow_sim.write_patient_fcs(
+        out,
+        "P04",
+        cd34_fraction=spec["cd34_pct"] / 100,
+        style=flow_sim.style_for("P04"),
+        seed=SEED + index,
+        identity=identity(index),
+        purity={"CD34neg": 0.96},
+    )
+    snakemake(workdir, "--cores", "2")
+    flow = pd.read_csv(workdir / "results" / "qc" / "flow.tsv", sep="\t", keep_default_na=False)
+    row = flow[(flow["patient"] == "P04") & (flow["fraction"] == "CD34neg")].iloc[0]
+    assert row["status"] == "fail"
+    assert "purity" in row["reason"]
+    assert abs(float(row["purity"]) - 0.96) < 0.01
+    assert (flow[flow["patient"] != "P04"]["status"] == "pass").all()
+    groups = pd.read_csv(
+        workdir / "results" / "cohort" / "resistance_groups.tsv", sep="\t", keep_default_na=False
+    ).set_index("patient")
+    assert groups.loc["P04", "group"] == "excluded"
+    assert "purity" in groups.loc["P04", "reason"]
+    assert groups.loc["P01", "group"] == "CD34pos_only"
+    stats = pd.read_csv(workdir / "results" / "cohort" / "statistics.tsv", sep="\t")
+    bcp_mdr1 = stats[(stats["gene"] == "MDR1") & (stats["lineage"] == "BCP")].iloc[0]
+    assert int(bcp_mdr1["n"]) == 10
+
+
+def test_report_is_self_contained_and_private(demo_copy):
+    from generate import identity
+
+    snakemake(demo_copy, "--report", "results/report.html")
+    report = demo_copy / "results" / "report.html"
+    assert report.stat().st_size > 100_000
+    secrets = set()
+    for index in range(17):
+        secrets |= {v for v in identity(index).values() if len(v) > 4}
+    leaks = []
+    for path in (demo_copy / "results").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            leaks += [f"{path}: {s}" for s in secrets if s.encode() in data]
+    assert leaks == []

@@ -211,13 +211,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=HERE, help="folder for FCS and plate files")
     parser.add_argument(
-        "--sheets", type=Path, default=ROOT / "config", help="folder for the three sheets"
+        "--sheets",
+        type=Path,
+        default=None,
+        help="folder for the three sheets (default: config/ for the bundled demo, else --out)",
     )
     parser.add_argument("--patients", type=int, default=17, help="cohort size (17 = the study)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--events", type=int, default=10000, help="pre-sort events per file")
     args = parser.parse_args(argv)
-    generate(args.out, args.sheets, n_patients=args.patients, seed=args.seed, events=args.events)
+    sheets = args.sheets or (ROOT / "config" if args.out == HERE else args.out)
+    generate(args.out, sheets, n_patients=args.patients, seed=args.seed, events=args.events)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,204 @@
+"""Standard-curve figure of one qPCR plate: a panel per target.
+
+Each panel shows Ct (cycles) against log10 quantity (standard's unit): the standard wells
+used in the fit (filled circles), excluded replicate outliers (red crosses), standards
+without a Ct (open triangles on the top edge), the fitted line over the standards' range
+(dashed beyond it), the unknowns placed on the curve at their mean Ct (diamonds; orange
+when outside the standards' range, grey when not evaluable), and the curve's slope,
+efficiency with its CI, R² and points. The title carries the curve status (and why it
+failed). The PNG is deterministic (no software/date metadata; Agg canvas, fixed size).
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sortpcr.io import write_with
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_COLOURS = {"used": "#1f77b4", "excluded": "#d62728", "ok": "#2ca02c", "range": "#ff7f0e"}
+
+
+def _panel(ax, target: str, std, curve, unknowns, ct_top: float) -> None:  # noqa: ANN001
+    import numpy as np
+
+    used = std[std["used"]]
+    outliers = std[std["exclusion"].str.startswith("outlier")]
+    undetermined = std[std["ct"].isna()]
+    ax.scatter(
+        np.log10(used["quantity"]),
+        used["ct"],
+        s=22,
+        color=_COLOURS["used"],
+        zorder=3,
+        label="standard (used)",
+    )
+    if len(outliers):
+        ax.scatter(
+            np.log10(outliers["quantity"]),
+            outliers["ct"],
+            marker="x",
+            s=40,
+            color=_COLOURS["excluded"],
+            zorder=4,
+            label="standard (outlier, excluded)",
+        )
+    if len(undetermined):
+        ax.scatter(
+            np.log10(undetermined["quantity"]),
+            [ct_top] * len(undetermined),
+            marker="^",
+            s=30,
+            facecolors="none",
+            edgecolors=_COLOURS["excluded"],
+            zorder=4,
+            label="standard (no Ct)",
+        )
+    title = target
+    if curve is not None and not math.isnan(float(curve["slope"])):
+        lo, hi = math.log10(curve["range_low"]), math.log10(curve["range_high"])
+        xs = [v for v in unknowns["log10_quantity"] if not math.isnan(v)] + [lo, hi]
+        x_all = np.array([min(xs) - 0.2, max(xs) + 0.2])
+        ax.plot(
+            x_all,
+            curve["intercept"] + curve["slope"] * x_all,
+            color="0.4",
+            lw=0.8,
+            ls=":",
+            zorder=1,
+        )
+        x_in = np.array([lo, hi])
+        ax.plot(x_in, curve["intercept"] + curve["slope"] * x_in, color="0.2", lw=1.2, zorder=2)
+        eff = curve["efficiency"]
+        text = (
+            f"slope {curve['slope']:.3f}\n"
+            f"E {eff:.1%} [{curve['efficiency_low']:.1%}, {curve['efficiency_high']:.1%}]\n"
+            f"R² {curve['r2']:.4f}, {int(curve['points'])} wells"
+        )
+        ax.text(
+            0.97,
+            0.97,
+            text,
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+            bbox={"boxstyle": "round", "fc": "white", "ec": "0.8"},
+        )
+        title = f"{target}: {curve['status']}"
+        if curve["status"] != "pass" and curve["reason"]:
+            title += "\n" + "\n".join(textwrap.wrap(str(curve["reason"]), 48))
+    else:
+        title = f"{target}: no curve"
+    for status, colour, label in (
+        ("ok", _COLOURS["ok"], "unknown (in range)"),
+        ("above_range", _COLOURS["range"], "unknown (out of range)"),
+        ("below_range", _COLOURS["range"], None),
+        ("not_evaluable", "0.6", "unknown (not evaluable)"),
+    ):
+        pts = unknowns[(unknowns["status"] == status) & unknowns["log10_quantity"].notna()]
+        if len(pts):
+            ax.scatter(
+                pts["log10_quantity"],
+                pts["ct_mean"],
+                marker="D",
+                s=24,
+                color=colour,
+                edgecolors="black",
+                linewidths=0.4,
+                zorder=5,
+                label=label,
+            )
+    n_undet = int((unknowns["status"] == "undetected").sum())
+    if n_undet:
+        ax.text(
+            0.03,
+            0.03,
+            f"{n_undet} unknown(s) undetected",
+            transform=ax.transAxes,
+            fontsize=7,
+            va="bottom",
+        )
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("log10 quantity", fontsize=8)
+    ax.set_ylabel("Ct (cycles)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(True, lw=0.3, alpha=0.5)
+
+
+def _legend_handles() -> list:
+    from matplotlib.lines import Line2D
+
+    def marker(label: str, m: str, colour: str, **kw) -> Line2D:  # noqa: ANN003
+        return Line2D([], [], ls="", marker=m, color=colour, label=label, **kw)
+
+    return [
+        marker("standard, used", "o", _COLOURS["used"]),
+        marker("standard, outlier (excluded)", "x", _COLOURS["excluded"]),
+        marker("standard, no Ct", "^", _COLOURS["excluded"], markerfacecolor="none"),
+        Line2D([], [], color="0.2", lw=1.2, label="fit over the standards' range"),
+        marker("unknown, in range", "D", _COLOURS["ok"], markeredgecolor="black"),
+        marker("unknown, out of range", "D", _COLOURS["range"], markeredgecolor="black"),
+        marker("unknown, not evaluable", "D", "0.6", markeredgecolor="black"),
+        Line2D([], [], color="0.4", lw=0.8, ls=":", label="extrapolation (not used)"),
+    ]
+
+
+def plot_plate(
+    wells_qc: pd.DataFrame,
+    curves: pd.DataFrame,
+    quantities: pd.DataFrame,
+    path: str | Path,
+    plate: str | None = None,
+) -> None:
+    """Write the plate's standard-curve figure (PNG) to ``path``, atomically.
+
+    ``wells_qc``, ``curves`` and ``quantities`` are the outputs of
+    :func:`sortpcr.qpcr.quantify.quantify` and :func:`sortpcr.qpcr.curves.fit_curves`.
+    Targets are the plate's targets with standards or unknowns, in sorted order.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if plate is None:
+        plates = sorted(set(wells_qc["plate"]))
+        plate = plates[0] if plates else ""
+    wq = wells_qc[wells_qc["plate"] == plate]
+    cv = curves[curves["plate"] == plate] if len(curves) else curves
+    qn = quantities[quantities["plate"] == plate] if len(quantities) else quantities
+    targets = sorted(set(wq.loc[wq["role"].isin(["standard", "unknown"]), "target"]))
+    n = max(1, len(targets))
+    ncols = min(3, n)
+    nrows = math.ceil(n / ncols)
+    legend_cols = 4 if ncols >= 2 else 2
+    legend_height = 0.2 * (8 // legend_cols) + 0.1  # inches: 8 entries
+    height = 3.4 * nrows + legend_height
+    fig = Figure(figsize=(max(4.2 * ncols, 5.6), height), dpi=100)
+    FigureCanvasAgg(fig)
+    determined = wq["ct"].dropna()
+    ct_top = float(determined.max()) + 1.0 if len(determined) else 40.0
+    curve_of = {r["target"]: r for r in cv.to_dict("records")} if len(cv) else {}
+    for i, target in enumerate(targets):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        std = wq[(wq["role"] == "standard") & (wq["target"] == target)]
+        unk = qn[qn["target"] == target] if len(qn) else qn
+        _panel(ax, target, std, curve_of.get(target), unk, ct_top)
+    if not targets:
+        ax = fig.add_subplot(1, 1, 1)
+        ax.text(0.5, 0.5, "no standards or unknowns on this plate", ha="center")
+        ax.set_axis_off()
+    fig.suptitle(f"Plate {plate}: standard curves per target", fontsize=11)
+    fig.legend(
+        handles=_legend_handles(), loc="lower center", ncol=legend_cols, fontsize=7, frameon=False
+    )
+    fig.tight_layout(rect=(0, legend_height / height, 1, 1))
+
+    def save(tmp: Path) -> None:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+
+    write_with(path, save)

@@ -1,0 +1,206 @@
+"""Standard curves: hand-worked fits, acceptance rules, and Bio-Rad's pooled curve reproduced."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sortpcr.qpcr.curves import (
+    CURVE_COLUMNS,
+    efficiency_from_slope,
+    fit_curves,
+    fit_line,
+    pooled_fit,
+)
+from sortpcr.qpcr.readers import read_plate
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+QPCR = SHARED / "qpcr"
+
+SETTINGS = {
+    "copy_targets": ["TEL-AML1"],
+    "ct_max": 40.0,
+    "curves": {
+        "relative": {
+            "efficiency_min": 0.90,
+            "efficiency_max": 1.10,
+            "r2_min": 0.98,
+            "min_points": 3,
+        },
+        "copies": {"slope_min": -3.9, "slope_max": -3.0, "r2_min": 0.98, "min_points": 3},
+    },
+    "replicates": {"outlier_ct": 1.0},
+}
+
+
+def standards(target: str, quantities, cts, unit: str = "relative", plate: str = "P1"):
+    rows = []
+    for i, (q, ct) in enumerate(zip(quantities, cts, strict=True)):
+        rows.append(
+            {
+                "plate": plate,
+                "well": f"A{i + 1:02d}",
+                "target": target,
+                "sample": "std",
+                "role": "standard",
+                "replicate_group": "",
+                "ct": ct,
+                "quantity": q,
+                "unit": unit,
+                "fluor": "FAM",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_efficiency_formula():
+    # 100 %: slope = -1/log10(2) = -3.321928...
+    assert efficiency_from_slope(-1 / math.log10(2)) == pytest.approx(1.0, abs=1e-12)
+    assert efficiency_from_slope(-3.3219) == pytest.approx(1.0, abs=1e-4)
+    # 90 %: the exact slope is -1/log10(1.9) = -3.58740; the often quoted -3.5864 is 90.03 %
+    assert -1 / math.log10(1.9) == pytest.approx(-3.58740, abs=1e-5)
+    assert efficiency_from_slope(-3.5864) == pytest.approx(0.9003, abs=1e-4)
+    assert math.isnan(efficiency_from_slope(0.5))
+
+
+def test_perfect_100_percent_curve():
+    slope = -1 / math.log10(2)
+    q = [1.0, 1.0, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    ct = [20.0 + slope * math.log10(v) for v in q]
+    curves, _ = fit_curves(standards("GUS", q, ct), SETTINGS)
+    row = curves.iloc[0]
+    assert list(curves.columns) == CURVE_COLUMNS
+    assert row.slope == pytest.approx(-3.321928, abs=1e-6)
+    assert row.intercept == pytest.approx(20.0, abs=1e-9)
+    assert row.r2 == pytest.approx(1.0, abs=1e-12)
+    assert row.efficiency == pytest.approx(1.0, abs=1e-9)
+    # no scatter: the interval collapses onto the estimate
+    assert row.efficiency_low == pytest.approx(1.0, abs=1e-9)
+    assert row.efficiency_high == pytest.approx(1.0, abs=1e-9)
+    assert (row.points, row.levels, row.range_low, row.range_high) == (8, 4, 0.001, 1.0)
+    # prediction ingredients: n, mean log10 q = -1.5, sxx = 2 * (2.25 + 0.25) * 2 = 10
+    assert (row.n, row.mean_log10q, row.sxx) == (8, pytest.approx(-1.5), pytest.approx(10.0))
+    assert (row.status, row.reason) == ("pass", "")
+
+
+def test_90_percent_curve_passes_and_89_fails():
+    for eff, status in ((0.90, "pass"), (0.89, "fail")):
+        slope = -1 / math.log10(1 + eff)
+        q = [1.0, 0.1, 0.01, 0.001]
+        ct = [25.0 + slope * math.log10(v) for v in q]
+        row = fit_curves(standards("BCL2", q, ct), SETTINGS)[0].iloc[0]
+        assert row.efficiency == pytest.approx(eff, abs=1e-9)
+        assert row.status == status
+    assert "efficiency 89.0% below 90%" in row.reason
+
+
+def test_r2_and_ci_by_hand():
+    # x = log10 q = 0, 1, 2, 3; Ct = 30 - 3.3 x + e, e = (+0.1, -0.1, -0.1, +0.1)
+    # by hand: xbar 1.5, Sxx 5, ybar 25.05, Sxy -16.5 -> slope -3.3, intercept 30.0;
+    # e sums to 0 and is orthogonal to x, so residuals = e, SSE = 0.04;
+    # Syy = 5.05^2 + 1.55^2 + 1.75^2 + 4.85^2 = 54.49 -> R2 = 1 - 0.04/54.49 = 0.99926592
+    # s = sqrt(0.04/2) = 0.1414214, se(slope) = s/sqrt(5) = 0.0632456,
+    # t(0.975, 2 df) = 4.302653 (table) -> slope CI -3.3 -/+ 0.272124
+    fit = fit_line([0, 1, 2, 3], [30.1, 26.6, 23.3, 20.2])
+    assert fit["slope"] == pytest.approx(-3.3, abs=1e-12)
+    assert fit["intercept"] == pytest.approx(30.0, abs=1e-12)
+    assert fit["r2"] == pytest.approx(0.99926592, abs=1e-8)
+    assert fit["residual_sd"] == pytest.approx(0.1414214, abs=1e-7)
+    assert fit["slope_se"] == pytest.approx(0.0632456, abs=1e-7)
+    assert fit["sxx"] == pytest.approx(5.0)
+    assert fit["efficiency"] == pytest.approx(10 ** (1 / 3.3) - 1, abs=1e-12)  # 100.9 %
+    assert fit["efficiency_low"] == pytest.approx(10 ** (1 / 3.572124) - 1, abs=1e-5)  # 90.5 %
+    assert fit["efficiency_high"] == pytest.approx(10 ** (1 / 3.027876) - 1, abs=1e-5)  # 113.9 %
+    assert fit["efficiency_low"] == pytest.approx(0.9050, abs=1e-3)
+    assert fit["efficiency_high"] == pytest.approx(1.1391, abs=1e-3)
+
+
+def test_ci_level_is_configurable():
+    x, y = [0, 1, 2, 3], [30.1, 26.6, 23.3, 20.2]
+    wide = fit_line(x, y, ci_level=0.99)
+    narrow = fit_line(x, y, ci_level=0.80)
+    assert wide["efficiency_low"] < narrow["efficiency_low"] < narrow["efficiency"]
+    assert wide["efficiency_high"] > narrow["efficiency_high"]
+
+
+def test_copies_acceptance_uses_slope_range():
+    q = [1e6, 1e5, 1e3, 1e2, 1e1]
+    good = [38.0 - 3.4 * math.log10(v) for v in q]
+    steep = [38.0 - 4.0 * math.log10(v) for v in q]
+    assert fit_curves(standards("TEL-AML1", q, good, "copies"), SETTINGS)[0].status[0] == "pass"
+    row = fit_curves(standards("TEL-AML1", q, steep, "copies"), SETTINGS)[0].iloc[0]
+    assert row.status == "fail" and row.reason == "slope -4.000 below -3.9"
+
+
+def test_outlier_and_undetermined_standards_are_not_fitted():
+    slope = -3.32
+    q = [1.0] * 3 + [0.1] * 3 + [0.01] * 3 + [0.001] * 3
+    ct = [20.0 + slope * math.log10(v) for v in q]
+    ct[4] += 2.5  # outlier in the 0.1 triplicate
+    ct[9] = ct[10] = ct[11] = math.nan  # lowest level never came up
+    curves, log = fit_curves(standards("GUS", q, ct), SETTINGS)
+    row = curves.iloc[0]
+    assert row.points == 8 and row.levels == 3  # 9 wells with a Ct, one outlier
+    assert row.range_low == 0.01 and row.slope == pytest.approx(slope, abs=1e-9)
+    assert any("well A05 excluded, outlier" in line for line in log)
+
+
+def test_too_few_levels_fails():
+    q, ct = [1.0, 1.0, 0.1, 0.1], [20.0, 20.1, 23.3, 23.4]
+    row = fit_curves(standards("GUS", q, ct), SETTINGS)[0].iloc[0]
+    assert row.status == "fail" and "2 standard levels with a Ct (< 3)" in row.reason
+
+
+# ------------------------------------------------------------- the real CFX export
+
+
+@pytest.mark.shared
+def test_pooled_fit_reproduces_biorad_and_per_target_curves_differ():
+    cq = QPCR / "biorad_cfxmanager3_std_Quantification_Cq_Results.csv"
+    answer = QPCR / "biorad_cfxmanager3_std_Standard_Curve_Results.csv"
+    if not cq.is_file() or not answer.is_file():
+        pytest.skip("real CFX export not available (../shared absent)")
+    with answer.open(newline="") as handle:
+        biorad = next(csv.DictReader(handle))
+    wells = read_plate(cq, "CFX3", None, SETTINGS)
+    pooled = pooled_fit(wells, "SYBR")
+    assert pooled["n"] == 85
+    # the instrument's own numbers, to the last digit it printed
+    assert pooled["slope"] == pytest.approx(float(biorad["Slope"]), abs=1e-9)
+    assert pooled["intercept"] == pytest.approx(float(biorad["Y-Intercept"]), abs=1e-9)
+    assert pooled["r2"] == pytest.approx(float(biorad["R^2"]), abs=1e-9)
+    assert 100 * pooled["efficiency"] == pytest.approx(float(biorad["Efficiency %"]), abs=1e-7)
+    assert (round(pooled["slope"], 4), round(pooled["r2"], 4)) == (-3.2300, 0.3064)
+
+    curves, _ = fit_curves(wells, SETTINGS)
+    assert len(curves) == 11
+    slopes = dict(zip(curves["target"], curves["slope"], strict=True))
+    assert min(slopes.values()) == pytest.approx(-3.8369, abs=1e-4)  # ATG8b
+    assert max(slopes.values()) == pytest.approx(-2.8337, abs=1e-4)  # ATG8g
+    assert all(abs(s - pooled["slope"]) > 0.03 for s in slopes.values())
+    assert all(r2 > 0.9 for r2 in curves["r2"])  # each target is a line; pooled is not
+    assert set(curves.loc[curves.status == "pass", "target"]) == {
+        "ATG8e",
+        "ATG8i",
+        "PP2a",
+        "TuMV-CP",
+    }
+
+
+@pytest.mark.shared
+def test_stepone_rdml_curve():
+    path = QPCR / "rdml_v1_0_stepone_std_curve.rdml"
+    if not path.is_file():
+        pytest.skip("real RDML not available")
+    curves, _ = fit_curves(read_plate(path, "STEP", None, SETTINGS), SETTINGS)
+    row = curves.iloc[0]
+    # RNase P, 5 two-fold levels x 3: StepOne states an efficiency of 93.91181 % in the file
+    assert row.efficiency == pytest.approx(0.9391181, abs=1e-4)
+    assert row.slope == pytest.approx(-3.4770, abs=1e-4)
+    assert row.points == 15 and row.status == "pass"
+    assert np.isclose(row.range_low, 625.0) and np.isclose(row.range_high, 10000.0)

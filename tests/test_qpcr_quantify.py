@@ -1,0 +1,201 @@
+"""Quantification with replicate and control QC, hand-worked.
+
+The standard curve used throughout: log10 q = 0, 1, 2, 3 (q = 1 .. 1000), Ct = 30.1, 26.6,
+23.3, 20.2. By hand (see test_qpcr_curves.test_r2_and_ci_by_hand): slope -3.3, intercept
+30.0, residual SD s = sqrt(0.02) = 0.1414214, n = 4, mean log10 q = 1.5, Sxx = 5.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from sortpcr.qpcr.curves import fit_curves
+from sortpcr.qpcr.quantify import QUANTITY_COLUMNS, log10_se, quantify
+
+SETTINGS = {
+    "curves": {
+        "relative": {
+            "efficiency_min": 0.90,
+            "efficiency_max": 1.10,
+            "r2_min": 0.98,
+            "min_points": 3,
+        },
+        "copies": {"slope_min": -3.9, "slope_max": -3.0, "r2_min": 0.98, "min_points": 3},
+    },
+    "replicates": {"outlier_ct": 1.0},
+    "ntc_policy": "invalidate",
+    "ct_max": 40.0,
+}
+NA = math.nan
+
+
+def plate(*unknowns, ntc=(("GUS", NA),), target="GUS", std=True):
+    """Wells: the standard series of the module docstring + unknowns + NTCs.
+
+    ``unknowns``: (sample, [Ct, ...]) of ``target``; ``ntc``: (target, Ct) pairs.
+    """
+    rows = []
+
+    def add(role, tgt, sample, ct, q=NA):
+        n = len(rows)
+        rows.append(
+            {
+                "plate": "P1",
+                "well": f"{'ABCDEFGH'[n // 12]}{n % 12 + 1:02d}",
+                "target": tgt,
+                "sample": sample,
+                "role": role,
+                "replicate_group": "",
+                "ct": ct,
+                "quantity": q,
+                "unit": "relative",
+                "fluor": "FAM",
+            }
+        )
+
+    if std:
+        for q, ct in ((1, 30.1), (10, 26.6), (100, 23.3), (1000, 20.2)):
+            add("standard", target, "IM9", ct, float(q))
+    for sample, cts in unknowns:
+        for ct in cts:
+            add("unknown", target, sample, ct)
+    for tgt, ct in ntc:
+        add("ntc", tgt, "NTC", ct)
+    return pd.DataFrame(rows)
+
+
+def run(wells, **overrides):
+    settings = {**SETTINGS, **overrides}
+    curves, _ = fit_curves(wells, settings)
+    q, qc, log = quantify(wells, curves, settings)
+    return q.set_index("sample"), qc, log
+
+
+def test_curve_is_the_hand_worked_one():
+    curves, _ = fit_curves(plate(), SETTINGS)
+    row = curves.iloc[0]
+    assert (row.slope, row.intercept) == (pytest.approx(-3.3), pytest.approx(30.0))
+    assert row.residual_sd == pytest.approx(math.sqrt(0.02))
+    assert (row.n, row.mean_log10q, row.sxx) == (4, 1.5, pytest.approx(5.0))
+
+
+def test_se_formula_small_example():
+    # duplicates 26.6, 26.8: mean 26.7, sd 0.1414214; x0 = (26.7 - 30) / -3.3 = 1.0
+    # var = s_rep^2/k + s^2/n + s^2 (x0 - xbar)^2 / Sxx = 0.02/2 + 0.02/4 + 0.02*0.25/5
+    #     = 0.01 + 0.005 + 0.001 = 0.016;  se = sqrt(0.016) / 3.3 = 0.0383306
+    q, _, _ = run(plate(("S1", [26.6, 26.8])))
+    r = q.loc["S1"]
+    assert sorted(q.reset_index().columns) == sorted(QUANTITY_COLUMNS)
+    assert r.ct_mean == pytest.approx(26.7)
+    assert r.ct_sd == pytest.approx(0.1414214, abs=1e-7)
+    assert r.log10_quantity == pytest.approx(1.0)
+    assert r.quantity == pytest.approx(10.0)
+    assert r.log10_quantity_se == pytest.approx(math.sqrt(0.016) / 3.3, abs=1e-12)
+    assert r.log10_quantity_se == pytest.approx(0.0383306, abs=1e-7)
+    assert (r.status, r["flags"], r.n_wells, r.n_used) == ("ok", "", 2, 2)
+    curve = {"residual_sd": math.sqrt(0.02), "n": 4, "mean_log10q": 1.5, "sxx": 5, "slope": -3.3}
+    assert log10_se(1.0, 2, math.sqrt(0.02), curve) == pytest.approx(0.0383306, abs=1e-7)
+
+
+def test_outlier_replicate_is_excluded_and_logged():
+    # 28.20 is |28.20 - median(26.70, 26.60)| = 1.55 > 1.0 cycles from the others;
+    # 26.70 is 0.70 from median(26.60, 28.20) = 27.40: kept. Mean of the rest 26.65.
+    wells = plate(("S1", [26.70, 26.60, 28.20]))
+    q, qc, log = run(wells)
+    r = q.loc["S1"]
+    outlier_well = wells.loc[wells["ct"] == 28.20, "well"].item()
+    assert (r.n_wells, r.n_used) == (3, 2)
+    assert r.ct_mean == pytest.approx(26.65)
+    assert r.log10_quantity == pytest.approx((26.65 - 30.0) / -3.3)
+    assert r["flags"] == f"outlier_removed:{outlier_well}"
+    excluded = qc.set_index("well").loc[outlier_well]
+    assert not excluded.used and excluded.exclusion.startswith("outlier: Ct 28.20 is 1.55")
+    assert any(outlier_well in line and "outlier" in line for line in log)
+
+
+def test_outlier_rule_is_configurable():
+    q, _, _ = run(plate(("S1", [26.70, 26.60, 28.20])), replicates={"outlier_ct": 2.0})
+    assert q.loc["S1"].n_used == 3
+    # still spread over more than the threshold? 1.6 < 2.0: no flag
+    assert q.loc["S1"]["flags"] == ""
+
+
+def test_undetermined_well():
+    # duplicates 23.40 and N/A: one well used; x0 = (23.4 - 30) / -3.3 = 2.0 -> 100
+    # k = 1 -> s_rep = s: var = 0.02 (1 + 1/4 + 0.25/5) = 0.026; se = sqrt(0.026)/3.3
+    q, qc, _ = run(plate(("S1", [23.40, NA])))
+    r = q.loc["S1"]
+    assert r.quantity == pytest.approx(100.0)
+    assert math.isnan(r.ct_sd)
+    assert r.log10_quantity_se == pytest.approx(math.sqrt(0.026) / 3.3, abs=1e-12)
+    assert r["flags"] == "partial_undetermined;single_replicate"
+    assert r.status == "ok"
+    assert "undetermined" in set(qc["exclusion"])
+
+
+def test_all_undetermined_is_undetected():
+    q, _, _ = run(plate(("S1", [NA, NA])))
+    r = q.loc["S1"]
+    assert r.status == "undetected" and math.isnan(r.quantity) and r.n_used == 0
+
+
+def test_amplified_ntc_invalidates_or_flags():
+    wells = plate(("S1", [26.6, 26.8]), ntc=(("GUS", 35.0),))
+    ntc_well = wells.loc[wells["role"] == "ntc", "well"].item()
+    q, _, log = run(wells, ntc_policy="invalidate")
+    r = q.loc["S1"]
+    assert r.status == "not_evaluable"
+    assert r.reason == f"NTC amplified: {ntc_well} (Ct 35.00)"
+    assert r.quantity == pytest.approx(10.0)  # computed, but not to be used
+    assert any("not_evaluable" in line for line in log)
+    q, _, _ = run(wells, ntc_policy="flag")
+    r = q.loc["S1"]
+    assert r.status == "ok" and r["flags"] == "ntc_amplified"
+    # an NTC of another target does not touch this one; one naming no target does
+    q, _, _ = run(plate(("S1", [26.6, 26.8]), ntc=(("GUS", NA), ("BCL2", 33.0))))
+    assert q.loc["S1"].status == "ok"
+    q, _, _ = run(plate(("S1", [26.6, 26.8]), ntc=(("GUS", NA), ("", 33.0))))
+    assert q.loc["S1"].status == "not_evaluable"
+
+
+def test_missing_ntc_is_flagged():
+    q, _, _ = run(plate(("S1", [26.6, 26.8]), ntc=()))
+    assert q.loc["S1"]["flags"] == "no_ntc"
+
+
+def test_beyond_the_top_standard_is_above_range_not_hidden():
+    # Ct 19.0 -> x0 = 11/3.3 = 3.3333 > log10(1000): reported, flagged above_range
+    # Ct 31.0 -> x0 = -1/3.3 = -0.3030 < log10(1): below_range
+    q, _, _ = run(plate(("HIGH", [19.0, 19.0]), ("LOW", [31.0, 31.0])))
+    high, low = q.loc["HIGH"], q.loc["LOW"]
+    assert high.status == "above_range"
+    assert high.quantity == pytest.approx(10 ** (11 / 3.3))
+    assert "above the highest standard 1000" in high.reason
+    assert low.status == "below_range"
+    assert low.log10_quantity == pytest.approx(-1 / 3.3)
+
+
+def test_duplicates_that_disagree_are_flagged():
+    q, _, log = run(plate(("S1", [25.0, 26.5])))
+    r = q.loc["S1"]
+    assert r["flags"] == "replicates_disagree" and r.n_used == 2
+    assert any("replicates_disagree" in line for line in log)
+
+
+def test_failed_or_missing_curve_is_not_evaluable():
+    bad = plate(("S1", [26.6, 26.8]))
+    bad.loc[bad["role"] == "standard", "ct"] = [30.0, 28.0, 26.0, 24.0]  # slope -2: E 216 %
+    q, _, _ = run(bad)
+    r = q.loc["S1"]
+    assert r.status == "not_evaluable"
+    assert r.reason.startswith("standard curve failed: efficiency 216.2% above 110%")
+    q, _, _ = run(plate(("S1", [26.6, 26.8]), std=False))
+    assert q.loc["S1"].reason == "no standard curve for GUS on plate P1"
+
+
+def test_bad_ntc_policy_is_refused():
+    with pytest.raises(ValueError, match="ntc_policy"):
+        run(plate(("S1", [26.6])), ntc_policy="ignore")

@@ -66,7 +66,7 @@ rule cohort:
 rule figures:
     input:
         calls="results/cohort/calls.tsv",
-        expression="results/cohort/expression.tsv",
+        groups="results/cohort/resistance_groups.tsv",
         fusion="results/cohort/fusion.tsv",
     output:
         report(

@@ -15,6 +15,25 @@ if TYPE_CHECKING:  # pandas is imported lazily by the functions that need it
 
 FLOAT_FORMAT = "%.6g"
 
+#: columns that hold identifiers or free text: always read as strings (``01`` stays ``01``)
+TEXT_COLUMNS = (
+    "patient",
+    "fraction",
+    "plate",
+    "sample",
+    "qpcr_sample",
+    "target",
+    "gene",
+    "well",
+    "replicate_group",
+    "lineage",
+    "age",
+    "file",
+    "status",
+    "flags",
+    "reason",
+)
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -56,10 +75,21 @@ def write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
 
 
 def read_tsv(path: str | Path) -> pd.DataFrame:
-    """Read a table written by :func:`write_tsv` (``NA`` = missing)."""
+    """Read a table written by :func:`write_tsv` (``NA`` = missing; identifier and text
+    columns stay strings, empty text stays ``""``)."""
     import pandas as pd
 
-    return pd.read_csv(path, sep="\t", na_values=["NA"], keep_default_na=False)
+    table = pd.read_csv(
+        path,
+        sep="\t",
+        na_values=["NA"],
+        keep_default_na=False,
+        dtype=dict.fromkeys(TEXT_COLUMNS, str),
+    )
+    for column in TEXT_COLUMNS:
+        if column in table.columns:
+            table[column] = table[column].fillna("")
+    return table
 
 
 def concat_tsv(paths: list[str | Path], out: str | Path) -> None:

@@ -1,0 +1,34 @@
+"""Snakemake adapter: gate one patient's pre-sort and sorted files, QC verdicts, figure."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+
+from sortpcr.flowqc import analyse_patient_with_events, flow_rows  # noqa: E402
+from sortpcr.io import write_json, write_tsv  # noqa: E402
+from sortpcr.runner import run_step  # noqa: E402
+
+sm = snakemake  # noqa: F821
+
+
+def main(log):
+    from sortpcr.plots.flow import patient_figure
+
+    result, events = analyse_patient_with_events(
+        sm.wildcards.patient,
+        sm.input.presort,
+        {"CD34pos": sm.input.CD34pos, "CD34neg": sm.input.CD34neg},
+        sm.params.labels,
+        sm.input.strategy,
+        {"gating": sm.params.gating, "qc": sm.params.qc},
+    )
+    rows = flow_rows(result)
+    for row in rows.itertuples():
+        log.info("%s %s: %s %s", row.patient, row.fraction, row.status, row.reason)
+    write_json(sm.output.json, result)
+    write_tsv(sm.output.tsv, rows)
+    patient_figure(result, events, sm.output.png)
+
+
+run_step(sm.rule, sm.log[0], main)

@@ -1,0 +1,454 @@
+"""Per-gene CD34+/CD34- calls, their confidence intervals, and the patient's resistance group.
+
+fold = expression in CD34pos / expression in CD34neg (AU relative to IM-9, the ``combined``
+rows of :func:`sortpcr.normalise.normalise_patient`). The call follows the study's rule
+("differences in expression level ... in >=two-fold we considered as significant"):
+
+* ``CD34pos_higher`` if fold >= threshold (2.0: exactly 2.0 counts as different),
+* ``CD34neg_higher`` if fold <= 1/threshold,
+* ``no_difference`` otherwise,
+* ``not_evaluable`` with the reason when QC failed: pre-sort CD34 heterogeneity, purity of
+  either sorted fraction, a failed measurement (standard curve, GUS, missing sample), or the
+  target undetected in both fractions.
+
+Ties with the threshold are judged with a relative tolerance of 1e-9, so that a fold which is
+2.0 in decimal arithmetic (0.6/0.3 = 1.9999999999999998 in binary) counts as 2.0.
+
+Undetected in one fraction only: the fold is bounded by the detection limit (the lowest
+standard divided by that fraction's GUS, see normalise). If the bound alone decides the call
+(e.g. fold <= bound <= 1/threshold) the call is made and the reason says it rests on a
+detection limit; the fold itself is then missing and only ``fold_low`` or ``fold_high`` is
+given. If the bound does not decide, or no detection limit is known, ``not_evaluable``.
+
+Confidence interval of a fold: normal approximation in log10 space,
+10^(log10 fold +- z * SE), SE = sqrt(SE_pos^2 + SE_neg^2), z the two-sided quantile for
+``ci_level``. ``ci_crosses_threshold`` is true when the interval's two ends would get
+different calls (the call is not robust to the measurement error).
+
+Resistance group (study's Table 2) from the genes in ``genes``: ``CD34pos_only``,
+``CD34neg_only``, ``both``, ``none``; ``excluded`` when flow QC failed or no gene is
+evaluable. A group built from fewer genes than configured says so in its reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Any
+
+import pandas as pd
+
+from sortpcr.normalise import COMBINED, USABLE
+
+CALLS = ("CD34pos_higher", "CD34neg_higher", "no_difference", "not_evaluable")
+GROUPS = ("CD34pos_only", "CD34neg_only", "both", "none", "excluded")
+TIE_TOLERANCE = 1e-9
+
+CALL_COLUMNS: list[str] = [
+    "patient",
+    "lineage",
+    "gene",
+    "cd34pos",
+    "cd34neg",
+    "fold",
+    "fold_low",
+    "fold_high",
+    "call",
+    "reason",
+    "log2_fold",
+    "ci_crosses_threshold",
+    "unit",
+    "cd34pos_log10_se",
+    "cd34neg_log10_se",
+    "flags",
+]
+GROUP_COLUMNS: list[str] = ["patient", "lineage", "group", "genes_pos", "genes_neg", "reason"]
+FUSION_COLUMNS: list[str] = [
+    "patient",
+    "lineage",
+    "gene",
+    "fraction",
+    "value",
+    "value_low",
+    "value_high",
+    "log10_se",
+    "eac_class",
+    "higher",
+    "fold",
+    "fold_low",
+    "fold_high",
+    "reason",
+]
+
+
+@dataclass(frozen=True)
+class ClassifySettings:
+    """Settings of the classification step (config section ``classification``)."""
+
+    fold_threshold: float = 2.0
+    genes: tuple[str, ...] = ("BCL2", "MDR1", "BCRP", "LRP")
+    ci_level: float = 0.95
+    preferred_unit: str = "relative"
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ClassifySettings:
+        """Build from the whole config dict (or its ``classification`` section)."""
+        section = config.get("classification", config) or {}
+        threshold = float(section.get("fold_threshold", 2.0))
+        if not threshold > 1.0:
+            raise ValueError(f"classification.fold_threshold must be > 1, got {threshold}")
+        level = float(section.get("ci_level", 0.95))
+        if not 0.0 < level < 1.0:
+            raise ValueError(f"classification.ci_level must be between 0 and 1, got {level}")
+        return cls(
+            fold_threshold=threshold,
+            genes=tuple(section.get("genes", cls.genes)),
+            ci_level=level,
+        )
+
+
+@dataclass(frozen=True)
+class PatientCalls:
+    """Result of :func:`classify_patient`: per-gene calls, the group row, fusion rows."""
+
+    calls: pd.DataFrame
+    group: pd.DataFrame
+    fusion: pd.DataFrame
+
+
+def call_fold(fold: float, threshold: float = 2.0) -> str:
+    """Call a fold (CD34pos/CD34neg, > 0): at or beyond the threshold either way = different."""
+    if not (isinstance(fold, int | float) and math.isfinite(fold) and fold > 0):
+        return "not_evaluable"
+    if fold >= threshold * (1.0 - TIE_TOLERANCE):
+        return "CD34pos_higher"
+    if fold <= (1.0 / threshold) * (1.0 + TIE_TOLERANCE):
+        return "CD34neg_higher"
+    return "no_difference"
+
+
+def fold_interval(log10_fold: float, se: float, ci_level: float = 0.95) -> tuple[float, float]:
+    """Two-sided normal-approximation interval of a fold from its log10 value and SE."""
+    if not (math.isfinite(log10_fold) and math.isfinite(se)):
+        return math.nan, math.nan
+    z = NormalDist().inv_cdf(0.5 + ci_level / 2.0)
+    return 10.0 ** (log10_fold - z * se), 10.0 ** (log10_fold + z * se)
+
+
+def ci_crosses(fold_low: float, fold_high: float, threshold: float = 2.0) -> bool | None:
+    """True when the interval's ends would be called differently; None if unknown."""
+    if not (math.isfinite(fold_low) and math.isfinite(fold_high)):
+        return None
+    return call_fold(fold_low, threshold) != call_fold(fold_high, threshold)
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _flow_problems(expression: pd.DataFrame, fractions: tuple[str, ...]) -> list[str]:
+    """Flow QC failures carried on the expression rows (pre-sort and each sorted fraction)."""
+    if len(expression) == 0:
+        return []
+    problems: list[str] = []
+    presort = _text(expression["presort_status"].iloc[0]) if "presort_status" in expression else ""
+    if presort and presort != "pass":
+        why = _text(expression["presort_reason"].iloc[0])
+        problems.append(f"pre-sort CD34 heterogeneity {presort}" + (f": {why}" if why else ""))
+    if "flow_status" in expression:
+        for fraction in fractions:
+            rows = expression[expression["fraction"] == fraction]
+            if len(rows) == 0:
+                continue
+            status = _text(rows["flow_status"].iloc[0])
+            if status and status != "pass":
+                why = _text(rows["flow_reason"].iloc[0])
+                problems.append(f"{fraction} purity {status}" + (f": {why}" if why else ""))
+    return problems
+
+
+def _pick(
+    combined: pd.DataFrame, gene: str, kind: str, preferred_unit: str
+) -> tuple[dict | None, dict | None, str]:
+    """The CD34pos and CD34neg combined rows of one gene, in one shared unit."""
+    rows = combined[(combined["gene"] == gene) & (combined["kind"] == kind)]
+    units = sorted(set(rows["unit"].astype(str)))
+    by_unit: dict[str, dict[str, dict]] = {}
+    for _, row in rows.iterrows():
+        by_unit.setdefault(str(row["unit"]), {})[str(row["fraction"])] = row.to_dict()
+    both = [u for u in units if {"CD34pos", "CD34neg"} <= set(by_unit[u])]
+    if preferred_unit in both:
+        unit = preferred_unit
+    elif both:
+        unit = both[0]
+    elif preferred_unit in by_unit:
+        unit = preferred_unit
+    else:
+        unit = units[0] if units else ""
+    chosen = by_unit.get(unit, {})
+    return chosen.get("CD34pos"), chosen.get("CD34neg"), unit
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _gene_call(
+    gene: str, pos: dict | None, neg: dict | None, settings: ClassifySettings
+) -> dict[str, Any]:
+    """The call of one gene from its two combined rows (flow QC already passed)."""
+    thr = settings.fold_threshold
+    out: dict[str, Any] = {
+        "gene": gene,
+        "cd34pos": math.nan,
+        "cd34neg": math.nan,
+        "fold": math.nan,
+        "fold_low": math.nan,
+        "fold_high": math.nan,
+        "log2_fold": math.nan,
+        "ci_crosses_threshold": None,
+        "cd34pos_log10_se": math.nan,
+        "cd34neg_log10_se": math.nan,
+        "flags": "",
+    }
+    missing = [f for f, r in (("CD34pos", pos), ("CD34neg", neg)) if r is None]
+    if missing:
+        return dict(
+            out,
+            call="not_evaluable",
+            reason=f"no {gene} measurement for {' and '.join(missing)}",
+        )
+    assert pos is not None and neg is not None
+    for fraction, row in (("cd34pos", pos), ("cd34neg", neg)):
+        if row["status"] in USABLE:
+            out[fraction] = row["value"]
+            out[f"{fraction}_log10_se"] = row["log10_se"]
+    flag_parts = [
+        f"{f}:{flag}"
+        for f, r in (("CD34pos", pos), ("CD34neg", neg))
+        for flag in _text(r.get("flags")).split(";")
+        if flag
+    ]
+    out["flags"] = ";".join(flag_parts)
+    notes = [
+        f"{f}: {_text(r.get('reason'))}"
+        for f, r in (("CD34pos", pos), ("CD34neg", neg))
+        if _text(r.get("reason")) and r["status"] in USABLE
+    ]
+    p_ok, n_ok = pos["status"] in USABLE, neg["status"] in USABLE
+    if p_ok and n_ok:
+        log10_fold = float(pos["log10_value"]) - float(neg["log10_value"])
+        se = math.sqrt(float(pos["log10_se"]) ** 2 + float(neg["log10_se"]) ** 2)
+        fold = float(pos["value"]) / float(neg["value"])
+        low, high = fold_interval(log10_fold, se, settings.ci_level)
+        crosses = ci_crosses(low, high, thr)
+        call = call_fold(fold, thr)
+        if crosses:
+            notes.append(
+                f"{settings.ci_level:.0%} interval {_fmt(low)}-{_fmt(high)} crosses a threshold"
+            )
+        return dict(
+            out,
+            fold=fold,
+            fold_low=low,
+            fold_high=high,
+            log2_fold=math.log2(fold),
+            ci_crosses_threshold=crosses,
+            call=call,
+            reason="; ".join(notes),
+        )
+    undetected = {"undetected", "negative"}
+    if pos["status"] in undetected and neg["status"] in undetected:
+        return dict(out, call="not_evaluable", reason=f"{gene} undetected in both fractions")
+    for absent, a_row, p_row, side in (("CD34pos", pos, neg, "high"), ("CD34neg", neg, pos, "low")):
+        if not (a_row["status"] in undetected and p_row["status"] in USABLE):
+            continue
+        limit = float(a_row.get("detection_limit", math.nan))
+        if not (math.isfinite(limit) and limit > 0):
+            return dict(
+                out,
+                call="not_evaluable",
+                reason=f"{gene} undetected in {absent} only and no detection limit known "
+                f"(standards' range missing): the fold is unbounded",
+            )
+        value = float(p_row["value"])
+        if side == "high":  # CD34pos undetected: fold <= limit / neg
+            bound = limit / value
+            call = "CD34neg_higher" if call_fold(bound, thr) == "CD34neg_higher" else None
+            out["fold_high"] = bound
+            relation = "<="
+        else:  # CD34neg undetected: fold >= pos / limit
+            bound = value / limit
+            call = "CD34pos_higher" if call_fold(bound, thr) == "CD34pos_higher" else None
+            out["fold_low"] = bound
+            relation = ">="
+        text = (
+            f"{gene} undetected in {absent}; with its detection limit ({_fmt(limit)}, lowest "
+            f"standard / GUS) fold {relation} {_fmt(bound)}"
+        )
+        if call is None:
+            return dict(out, call="not_evaluable", reason=text + ", which does not decide")
+        return dict(out, call=call, reason=text + "; call rests on the detection limit")
+    reasons = [
+        f"{f}: {r['status']}" + (f" ({_text(r.get('reason'))})" if _text(r.get("reason")) else "")
+        for f, r in (("CD34pos", pos), ("CD34neg", neg))
+        if r["status"] not in USABLE
+    ]
+    return dict(out, call="not_evaluable", reason="; ".join(reasons))
+
+
+def resistance_group(
+    calls: pd.DataFrame, genes: tuple[str, ...], flow_problems: list[str] | None = None
+) -> tuple[str, list[str], list[str], str]:
+    """(group, genes_pos, genes_neg, reason) from a patient's per-gene calls."""
+    if flow_problems:
+        return "excluded", [], [], "flow QC failed: " + "; ".join(flow_problems)
+    chosen = calls[calls["gene"].isin(genes)]
+    by_gene = {str(r["gene"]): str(r["call"]) for _, r in chosen.iterrows()}
+    pos = [g for g in genes if by_gene.get(g) == "CD34pos_higher"]
+    neg = [g for g in genes if by_gene.get(g) == "CD34neg_higher"]
+    evaluable = [g for g in genes if by_gene.get(g) in CALLS[:3]]
+    if not evaluable:
+        return "excluded", [], [], "no gene evaluable"
+    group = {(True, True): "both", (True, False): "CD34pos_only", (False, True): "CD34neg_only"}
+    name = group.get((bool(pos), bool(neg)), "none")
+    missing = [g for g in genes if g not in evaluable]
+    reason = ""
+    if missing:
+        reason = f"from {len(evaluable)} of {len(genes)} genes; not evaluable: {', '.join(missing)}"
+    return name, pos, neg, reason
+
+
+def compare_fusion(
+    expression: pd.DataFrame,
+    lineage: str,
+    flow_problems: list[str] | None = None,
+    ci_level: float = 0.95,
+) -> pd.DataFrame:
+    """TEL-AML1 (any fusion target) per fraction with its EAC class and which fraction is higher.
+
+    ``value`` = normalised copy number (fusion copies per ``fusion_scale`` GUS copies) with
+    its interval ``value_low``-``value_high``; ``higher`` = CD34pos, CD34neg,
+    equal, neither (negative in both) or not_evaluable; ``fold`` = NCN CD34pos / CD34neg
+    when both are positive (no threshold: the study only says which is higher).
+    """
+    if len(expression) == 0:
+        return pd.DataFrame(columns=FUSION_COLUMNS)
+    combined = expression[(expression["plate"] == COMBINED) & (expression["kind"] == "fusion")]
+    records: list[dict[str, Any]] = []
+    for gene in sorted(set(combined["gene"].astype(str))):
+        pos, neg, _unit = _pick(combined, gene, "fusion", "copies")
+        rows = {"CD34pos": pos, "CD34neg": neg}
+        fold = low = high = math.nan
+        reason = ""
+        if flow_problems:
+            higher, reason = "not_evaluable", "flow QC failed: " + "; ".join(flow_problems)
+        elif pos is None or neg is None:
+            higher, reason = "not_evaluable", "fusion measured in one fraction only"
+        elif "inevaluable" in (pos["status"], neg["status"]):
+            higher = "not_evaluable"
+            reason = "; ".join(
+                _text(r["reason"]) for r in (pos, neg) if r["status"] == "inevaluable"
+            )
+        elif pos["status"] == "negative" and neg["status"] == "negative":
+            higher = "neither"
+        elif pos["status"] == "negative":
+            higher = "CD34neg"
+        elif neg["status"] == "negative":
+            higher = "CD34pos"
+        else:
+            fold = float(pos["value"]) / float(neg["value"])
+            se = math.sqrt(float(pos["log10_se"]) ** 2 + float(neg["log10_se"]) ** 2)
+            low, high = fold_interval(math.log10(fold), se, ci_level)
+            higher = "CD34pos" if fold > 1 else "CD34neg" if fold < 1 else "equal"
+        patient = str(combined["patient"].iloc[0])
+        for fraction in ("CD34pos", "CD34neg"):
+            row = rows[fraction]
+            value = float(row["value"]) if row is not None else math.nan
+            se = float(row["log10_se"]) if row is not None else math.nan
+            n_low, n_high = (
+                fold_interval(math.log10(value), se, ci_level)
+                if row is not None and value > 0
+                else (math.nan, math.nan)
+            )
+            records.append(
+                {
+                    "patient": patient,
+                    "lineage": lineage,
+                    "gene": gene,
+                    "fraction": fraction,
+                    "value": value,
+                    "value_low": n_low,
+                    "value_high": n_high,
+                    "log10_se": se,
+                    "eac_class": row["status"] if row is not None else "not_measured",
+                    "higher": higher,
+                    "fold": fold,
+                    "fold_low": low,
+                    "fold_high": high,
+                    "reason": "; ".join(
+                        p for p in (reason, _text(row["reason"]) if row is not None else "") if p
+                    ),
+                }
+            )
+    return pd.DataFrame.from_records(records, columns=FUSION_COLUMNS)
+
+
+def classify_patient(
+    expression: pd.DataFrame,
+    lineage: str,
+    settings: ClassifySettings | Mapping[str, Any] | None = None,
+    patient: str | None = None,
+) -> PatientCalls:
+    """Calls, group and fusion comparison of one patient from its normalised table.
+
+    ``expression``: the output of :func:`sortpcr.normalise.normalise_patient` (values in AU
+    relative to IM-9; the ``combined`` rows are used). ``lineage``: BCP or T, from the sample
+    sheet. Returns :class:`PatientCalls` with tables of :data:`CALL_COLUMNS` (one row per gene
+    in ``settings.genes``), :data:`GROUP_COLUMNS` (one row) and :data:`FUSION_COLUMNS`.
+    """
+    if settings is None:
+        settings = ClassifySettings()
+    elif not isinstance(settings, ClassifySettings):
+        settings = ClassifySettings.from_config(settings)
+    if patient is None:
+        if len(expression) == 0:
+            raise ValueError("classify_patient: empty expression table and no patient given")
+        patient = str(expression["patient"].iloc[0])
+    problems = _flow_problems(expression, ("CD34pos", "CD34neg"))
+    combined = expression[expression["plate"] == COMBINED] if len(expression) else expression.copy()
+    records: list[dict[str, Any]] = []
+    for gene in settings.genes:
+        if len(combined):
+            pos, neg, unit = _pick(combined, gene, "expression", settings.preferred_unit)
+        else:
+            pos, neg, unit = None, None, ""
+        row = _gene_call(gene, pos, neg, settings)
+        if problems:
+            row.update(call="not_evaluable", reason="flow QC failed: " + "; ".join(problems))
+            row["ci_crosses_threshold"] = None
+        row.update(patient=patient, lineage=lineage, unit=unit)
+        records.append(row)
+    calls = pd.DataFrame.from_records(records, columns=CALL_COLUMNS)
+    group, genes_pos, genes_neg, reason = resistance_group(calls, settings.genes, problems)
+    if len(expression) == 0:
+        reason = "no qPCR results for this patient"
+    group_table = pd.DataFrame(
+        [
+            {
+                "patient": patient,
+                "lineage": lineage,
+                "group": group,
+                "genes_pos": ",".join(genes_pos),
+                "genes_neg": ",".join(genes_neg),
+                "reason": reason,
+            }
+        ],
+        columns=GROUP_COLUMNS,
+    )
+    fusion = compare_fusion(expression, lineage, problems, settings.ci_level)
+    return PatientCalls(calls=calls, group=group_table, fusion=fusion)

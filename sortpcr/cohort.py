@@ -1,0 +1,521 @@
+"""Cohort tables: calls, resistance groups, the study's Tables 1 and 2, statistics, workbook.
+
+Everything here aggregates per-patient outputs that already exist; nothing is re-measured.
+Rows are sorted (patient ID, then gene in ``classification.genes`` order, fraction CD34pos
+before CD34neg) so that reruns give identical files.
+
+Statistics (``statistics.tsv``), per gene and lineage (each lineage of the sheet and ``all``):
+
+* excluded patients (resistance group ``excluded``: flow QC failed or no gene evaluable) are
+  left out entirely; ``n_patients`` counts the rest, and the call counts are over them;
+* ``n`` = patients with a measured value in both fractions (call not ``not_evaluable``); the
+  medians and ranges per fraction (AU relative to IM-9) and all tests use these pairs;
+* Student's paired t-test as in the study, on log2 values (``t_log2``, ``p_t_log2``) and on
+  the raw values (``t_raw``, ``p_t_raw``; the study's choice, dominated by the largest
+  values); the Wilcoxon signed-rank test on the log2 folds (``p_wilcoxon``; exact for small
+  n); all two-sided, none with fewer than two pairs;
+* Benjamini-Hochberg adjusted p across the genes within each lineage group (``*_bh``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sortpcr.classify import CALL_COLUMNS, CALLS, FUSION_COLUMNS, GROUP_COLUMNS, GROUPS
+from sortpcr.normalise import COMBINED, EXPRESSION_COLUMNS, EXTRA_COLUMNS
+
+ALL = "all"
+FRACTION_ORDER = ("CD34pos", "CD34neg")
+
+TABLE1_COLUMNS = [
+    "patient",
+    "age",
+    "lineage",
+    "status",
+    "cd34_pct",
+    "markers",
+    "fusion",
+    "heterogeneity",
+    "purity_cd34pos_pct",
+    "purity_cd34neg_pct",
+    "flow_qc",
+    "flow_reason",
+]
+TABLE2_COLUMNS = ["group", "lineage", "n", "n_lineage", "pct_lineage", "pct_all", "patients"]
+STATISTICS_COLUMNS = [
+    "lineage",
+    "gene",
+    "n_patients",
+    "n",
+    "cd34pos_median",
+    "cd34pos_min",
+    "cd34pos_max",
+    "cd34neg_median",
+    "cd34neg_min",
+    "cd34neg_max",
+    "n_cd34pos_higher",
+    "n_cd34neg_higher",
+    "n_no_difference",
+    "n_not_evaluable",
+    "median_fold",
+    "mean_log2_fold",
+    "t_log2",
+    "p_t_log2",
+    "p_t_log2_bh",
+    "t_raw",
+    "p_t_raw",
+    "p_t_raw_bh",
+    "wilcoxon_w",
+    "p_wilcoxon",
+    "p_wilcoxon_bh",
+]
+#: Sheet order of the workbook.
+WORKBOOK_SHEETS = (
+    "table1",
+    "table2",
+    "table2_as_study",
+    "resistance_groups",
+    "calls",
+    "statistics",
+    "expression",
+    "fusion",
+)
+
+
+def _frame(tables: pd.DataFrame | Iterable[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """Concatenate per-patient tables (or pass one through), keeping ``columns`` first."""
+    if isinstance(tables, pd.DataFrame):
+        frames = [tables]
+    else:
+        frames = [t for t in tables if t is not None and len(t)]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(frames, ignore_index=True)
+    extra = [c for c in table.columns if c not in columns]
+    for column in columns:
+        if column not in table:
+            table[column] = np.nan
+    return table[columns + extra]
+
+
+def _records(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    return rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _order(table: pd.DataFrame, column: str, order: Sequence[str]) -> pd.Series:
+    """Sort key: position in ``order``, unknown values after, alphabetically."""
+    rank = {value: i for i, value in enumerate(order)}
+    return table[column].map(lambda v: (rank.get(v, len(rank)), str(v)))
+
+
+def _sorted(table: pd.DataFrame, keys: list[tuple[str, Sequence[str] | None]]) -> pd.DataFrame:
+    if len(table) == 0:
+        return table.reset_index(drop=True)
+    sort_cols = []
+    work = table.copy()
+    for i, (column, order) in enumerate(keys):
+        key = f"_k{i}"
+        work[key] = _order(work, column, order) if order else work[column].astype(str)
+        sort_cols.append(key)
+    work = work.sort_values(sort_cols, kind="mergesort")
+    return work.drop(columns=sort_cols).reset_index(drop=True)
+
+
+# --- per-patient tables, stacked ----------------------------------------------------------
+
+
+def cohort_calls(
+    calls: pd.DataFrame | Iterable[pd.DataFrame], genes: Sequence[str] = ()
+) -> pd.DataFrame:
+    """All patients' calls (``calls.tsv``): patient, then gene in ``genes`` order."""
+    table = _frame(calls, CALL_COLUMNS)
+    # a column of True/False/missing read back from TSVs may have become 1.0/0.0/NaN
+    table["ci_crosses_threshold"] = table["ci_crosses_threshold"].map(_flag).astype(object)
+    for column in ("reason", "flags"):
+        table[column] = table[column].map(_text)
+    return _sorted(table, [("patient", None), ("gene", list(genes))])
+
+
+def _flag(value: Any) -> bool | None:
+    """True/False from bools, 0/1 or their text; None when missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        return {"true": True, "false": False, "1": True, "0": False}.get(text)
+    return bool(value)
+
+
+def cohort_groups(groups: pd.DataFrame | Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """All patients' resistance groups (``resistance_groups.tsv``), sorted by patient."""
+    table = _frame(groups, GROUP_COLUMNS)
+    for column in ("genes_pos", "genes_neg", "reason"):
+        table[column] = table[column].map(_text)
+    return _sorted(table, [("patient", None)])
+
+
+def cohort_expression(
+    expression: pd.DataFrame | Iterable[pd.DataFrame], lineages: Mapping[str, str]
+) -> pd.DataFrame:
+    """Every normalised value, both fractions, per plate and combined (``expression.tsv``)."""
+    table = _frame(expression, EXPRESSION_COLUMNS + EXTRA_COLUMNS)
+    table.insert(1, "lineage", table["patient"].astype(str).map(lambda p: lineages.get(p, "")))
+    table["_combined"] = table["plate"] == COMBINED
+    table = _sorted(
+        table,
+        [
+            ("patient", None),
+            ("kind", None),
+            ("gene", None),
+            ("fraction", FRACTION_ORDER),
+            ("unit", None),
+            ("_combined", None),
+            ("plate", None),
+        ],
+    )
+    return table.drop(columns="_combined")
+
+
+def cohort_fusion(fusion: pd.DataFrame | Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """TEL-AML1 (fusion) NCN per patient and fraction with the EAC class (``fusion.tsv``)."""
+    table = _frame(fusion, FUSION_COLUMNS)
+    return _sorted(table, [("patient", None), ("gene", None), ("fraction", FRACTION_ORDER)])
+
+
+# --- Table 1 and Table 2 ------------------------------------------------------------------
+
+
+def table1(samples: pd.DataFrame | Iterable[Mapping[str, Any]], flow: pd.DataFrame) -> pd.DataFrame:
+    """Patient characteristics (the study's Table 1) with the measured CD34 % and purities.
+
+    ``cd34_pct``: percent CD34+ among gated blasts of the pre-sort sample (flow step);
+    ``heterogeneity``: its 10-90 % verdict; ``purity_*_pct``: purity of each sorted fraction
+    in percent of the declared denominator; ``flow_qc``: pass if all three verdicts pass.
+    """
+    sheet = _records(samples)
+    flow = flow.copy() if len(flow) else pd.DataFrame(columns=["patient", "fraction"])
+    flow["patient"] = flow["patient"].astype(str)
+    rows = []
+    for _, sample in sheet.iterrows():
+        patient = str(sample["patient"])
+        mine = flow[flow["patient"] == patient].set_index("fraction")
+
+        def get(fraction: str, column: str, mine: pd.DataFrame = mine) -> Any:
+            if fraction in mine.index and column in mine.columns:
+                return mine.loc[fraction, column]
+            return np.nan
+
+        verdicts = [
+            _text(get(f, "status")) or "not_evaluable" for f in ("presort", *FRACTION_ORDER)
+        ]
+        reasons = [
+            f"{f}: {_text(get(f, 'reason')) or 'no flow result'}"
+            for f, v in zip(("presort", *FRACTION_ORDER), verdicts, strict=True)
+            if v != "pass"
+        ]
+        purity = [get(f, "purity") for f in FRACTION_ORDER]
+        rows.append(
+            {
+                "patient": patient,
+                "age": _text(sample.get("age")),
+                "lineage": _text(sample.get("lineage")),
+                "status": _text(sample.get("status")),
+                "cd34_pct": pd.to_numeric(get("presort", "pct_cd34pos"), errors="coerce"),
+                "markers": _text(sample.get("markers")),
+                "fusion": _text(sample.get("fusion")),
+                "heterogeneity": verdicts[0],
+                "purity_cd34pos_pct": pd.to_numeric(purity[0], errors="coerce") * 100.0,
+                "purity_cd34neg_pct": pd.to_numeric(purity[1], errors="coerce") * 100.0,
+                "flow_qc": "pass" if all(v == "pass" for v in verdicts) else "fail",
+                "flow_reason": "; ".join(reasons),
+            }
+        )
+    return _sorted(pd.DataFrame(rows, columns=TABLE1_COLUMNS), [("patient", None)])
+
+
+def _percent(n: int, total: int) -> float:
+    """n / total in percent, one decimal as the study reports (9/17 = 52.9)."""
+    return round(100.0 * n / total, 1) if total else math.nan
+
+
+def table2(groups: pd.DataFrame, lineage_order: Sequence[str] = ("BCP", "T")) -> pd.DataFrame:
+    """The study's Table 2 in long form: group x lineage (and ``all``).
+
+    ``n`` patients in the group; ``n_lineage`` evaluable (not excluded) patients of the
+    lineage; ``pct_lineage`` = n / n_lineage and ``pct_all`` = n / all evaluable patients,
+    in percent with one decimal (study: 9/17 = 52.9 %). For the ``excluded`` row the
+    percentages are missing. ``patients``: comma-separated IDs.
+    """
+    lineages = [lin for lin in lineage_order if lin in set(groups["lineage"])]
+    lineages += sorted(set(groups["lineage"].astype(str)) - set(lineages))
+    evaluable = groups[groups["group"] != "excluded"]
+    n_all = len(evaluable)
+    rows = []
+    for group in GROUPS:
+        for lineage in [*lineages, ALL]:
+            pool = groups if lineage == ALL else groups[groups["lineage"] == lineage]
+            members = sorted(pool.loc[pool["group"] == group, "patient"].astype(str))
+            n_lineage = int((pool["group"] != "excluded").sum())
+            if group == "excluded" and not members:
+                continue
+            rows.append(
+                {
+                    "group": group,
+                    "lineage": lineage,
+                    "n": len(members),
+                    "n_lineage": n_lineage,
+                    "pct_lineage": math.nan
+                    if group == "excluded"
+                    else _percent(len(members), n_lineage),
+                    "pct_all": math.nan if group == "excluded" else _percent(len(members), n_all),
+                    "patients": ", ".join(members),
+                }
+            )
+    return pd.DataFrame(rows, columns=TABLE2_COLUMNS)
+
+
+def table2_wide(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 2 laid out as the study prints it: one row per group, one column per lineage."""
+    rows = []
+    for group, part in table.groupby("group", sort=False):
+        row = {"group": group}
+        for _, cell in part.iterrows():
+            pct = "" if pd.isna(cell["pct_lineage"]) else f", {cell['pct_lineage']:.1f} %"
+            label = f"{cell['lineage']} (n={cell['n_lineage']})"
+            row[label] = f"{cell['n']}/{cell['n_lineage']}{pct}" + (
+                f": {cell['patients']}" if cell["patients"] else ""
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+
+def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values; missing p stay missing and do not count in m."""
+    indexed = [(p, i) for i, p in enumerate(pvalues) if p is not None and math.isfinite(p)]
+    out = [math.nan] * len(pvalues)
+    m = len(indexed)
+    if m == 0:
+        return out
+    indexed.sort()
+    running = 1.0
+    for rank in range(m, 0, -1):
+        p, index = indexed[rank - 1]
+        running = min(running, p * m / rank)
+        out[index] = min(running, 1.0)
+    return out
+
+
+def _paired_tests(pos: np.ndarray, neg: np.ndarray) -> dict[str, float]:
+    """Paired t (log2 and raw) and Wilcoxon signed-rank on log2 folds; NaN if n < 2."""
+    out = dict.fromkeys(("t_log2", "p_t_log2", "t_raw", "p_t_raw", "wilcoxon_w", "p_wilcoxon"))
+    out = {k: math.nan for k in out}
+    if len(pos) < 2:
+        return out
+    from scipy import stats
+
+    log2_fold = np.log2(pos) - np.log2(neg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t_log = stats.ttest_rel(np.log2(pos), np.log2(neg))
+        t_raw = stats.ttest_rel(pos, neg)
+        out.update(
+            t_log2=float(t_log.statistic),
+            p_t_log2=float(t_log.pvalue),
+            t_raw=float(t_raw.statistic),
+            p_t_raw=float(t_raw.pvalue),
+        )
+        if np.any(log2_fold != 0):
+            try:
+                wil = stats.wilcoxon(log2_fold)
+                out.update(wilcoxon_w=float(wil.statistic), p_wilcoxon=float(wil.pvalue))
+            except ValueError:
+                pass
+    return out
+
+
+def statistics(
+    calls: pd.DataFrame,
+    groups: pd.DataFrame,
+    genes: Sequence[str],
+    lineage_order: Sequence[str] = ("BCP", "T"),
+) -> pd.DataFrame:
+    """Per gene and lineage (and ``all``): counts, medians/ranges (AU), paired tests, BH.
+
+    Excluded patients (group ``excluded``) are left out. See the module docstring.
+    """
+    excluded = set(groups.loc[groups["group"] == "excluded", "patient"].astype(str))
+    kept = calls[~calls["patient"].astype(str).isin(excluded)]
+    lineages = [lin for lin in lineage_order if lin in set(kept["lineage"])]
+    lineages += sorted(set(kept["lineage"].astype(str)) - set(lineages))
+    rows = []
+    for lineage in [*lineages, ALL]:
+        pool = kept if lineage == ALL else kept[kept["lineage"] == lineage]
+        block = []
+        for gene in genes:
+            part = pool[pool["gene"] == gene]
+            pos = pd.to_numeric(part["cd34pos"], errors="coerce")
+            neg = pd.to_numeric(part["cd34neg"], errors="coerce")
+            paired = (part["call"] != "not_evaluable") & (pos > 0) & (neg > 0)
+            p, n = pos[paired].to_numpy(float), neg[paired].to_numpy(float)
+            counts = part["call"].value_counts()
+            row: dict[str, Any] = {
+                "lineage": lineage,
+                "gene": gene,
+                "n_patients": int(part["patient"].nunique()),
+                "n": int(paired.sum()),
+            }
+            for name, values in (("cd34pos", p), ("cd34neg", n)):
+                row[f"{name}_median"] = float(np.median(values)) if len(values) else math.nan
+                row[f"{name}_min"] = float(values.min()) if len(values) else math.nan
+                row[f"{name}_max"] = float(values.max()) if len(values) else math.nan
+            for call in CALLS:
+                row[f"n_{call.lower()}"] = int(counts.get(call, 0))
+            folds = p / n if len(p) else np.array([])
+            row["median_fold"] = float(np.median(folds)) if len(folds) else math.nan
+            row["mean_log2_fold"] = float(np.mean(np.log2(folds))) if len(folds) else math.nan
+            row.update(_paired_tests(p, n))
+            block.append(row)
+        for column in ("p_t_log2", "p_t_raw", "p_wilcoxon"):
+            adjusted = benjamini_hochberg([r[column] for r in block])
+            for r, value in zip(block, adjusted, strict=True):
+                r[f"{column}_bh"] = value
+        rows.extend(block)
+    return pd.DataFrame(rows, columns=STATISTICS_COLUMNS)
+
+
+# --- everything at once ---------------------------------------------------------------------
+
+
+def build_cohort(
+    samples: pd.DataFrame | Iterable[Mapping[str, Any]],
+    flow: pd.DataFrame,
+    calls: pd.DataFrame | Iterable[pd.DataFrame],
+    groups: pd.DataFrame | Iterable[pd.DataFrame],
+    expression: pd.DataFrame | Iterable[pd.DataFrame],
+    fusion: pd.DataFrame | Iterable[pd.DataFrame] = (),
+    genes: Sequence[str] = ("BCL2", "MDR1", "BCRP", "LRP"),
+) -> dict[str, pd.DataFrame]:
+    """All cohort tables, keyed by file stem: calls, resistance_groups, table1, table2,
+    expression, fusion, statistics (write each with :func:`sortpcr.io.write_tsv`).
+
+    ``samples``: rows of samples.tsv; ``flow``: results/qc/flow.tsv; the others: per-patient
+    outputs of classify (calls, group, fusion) and normalise (expression), as lists of
+    tables or one concatenated table. ``genes``: ``classification.genes``.
+    """
+    sheet = _records(samples)
+    lineages = {str(r["patient"]): str(r["lineage"]) for _, r in sheet.iterrows()}
+    order = [lin for lin in ("BCP", "T") if lin in set(lineages.values())]
+    order += sorted(set(lineages.values()) - set(order))
+    all_calls = cohort_calls(calls, genes)
+    all_groups = cohort_groups(groups)
+    return {
+        "calls": all_calls,
+        "resistance_groups": all_groups,
+        "table1": table1(sheet, flow),
+        "table2": table2(all_groups, order),
+        "expression": cohort_expression(expression, lineages),
+        "fusion": cohort_fusion(fusion),
+        "statistics": statistics(all_calls, all_groups, genes, order),
+    }
+
+
+# --- workbook -------------------------------------------------------------------------------
+
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _excel_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def write_workbook(path: str | Path, tables: Mapping[str, pd.DataFrame]) -> None:
+    """Write the cohort tables as one xlsx workbook (one sheet per table, header row frozen).
+
+    When ``table2`` is given, a sheet ``table2_as_study`` lays it out as the study prints
+    it (:func:`table2_wide`). Deterministic: fixed document properties and zip timestamps,
+    so reruns are byte-identical. Written in place; wrap with
+    :func:`sortpcr.io.write_with` for atomicity.
+    """
+    from datetime import datetime
+
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    tables = dict(tables)
+    if "table2" in tables and "table2_as_study" not in tables:
+        tables["table2_as_study"] = table2_wide(tables["table2"])
+    book = Workbook()
+    book.remove(book.active)
+    names = [n for n in WORKBOOK_SHEETS if n in tables] + [
+        n for n in tables if n not in WORKBOOK_SHEETS
+    ]
+    for name in names:
+        table = tables[name]
+        sheet = book.create_sheet(title=name[:31])
+        sheet.append([str(c) for c in table.columns])
+        for row in table.itertuples(index=False):
+            sheet.append([_excel_value(v) for v in row])
+        sheet.freeze_panes = "A2"
+        for index, column in enumerate(table.columns, start=1):
+            width = max([len(str(column))] + [len(_text(v)) for v in table[column].head(200)])
+            sheet.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 8), 60)
+    fixed = datetime(2000, 1, 1)
+    book.properties.created = fixed
+    book.properties.modified = fixed
+    book.properties.creator = "sortpcr"
+    book.properties.lastModifiedBy = "sortpcr"
+    path = Path(path)
+    book.save(path)
+    _normalise_zip(path)
+
+
+def _normalise_zip(path: Path) -> None:
+    """Rewrite an xlsx with fixed member timestamps and document dates (openpyxl stamps
+    ``modified`` with the current time on save)."""
+    import re
+
+    with zipfile.ZipFile(path) as source:
+        members = [(info.filename, source.read(info.filename)) for info in source.infolist()]
+    stamp = rb"\g<1>2000-01-01T00:00:00Z\g<2>"
+    members = [
+        (
+            name,
+            re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", stamp, data)
+            if name == "docProps/core.xml"
+            else data,
+        )
+        for name, data in members
+    ]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=_FIXED_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            target.writestr(info, data)

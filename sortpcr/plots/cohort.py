@@ -1,0 +1,359 @@
+"""Cohort figures: per-lineage expression panels (the study's Figs. 1 and 2), a heat map of
+log2 folds, and TEL-AML1 normalised copy numbers per fraction.
+
+* Expression figure (one per lineage): a panel per gene; per patient the CD34+ value (filled
+  red circle) and the CD34- value (open blue square) in arbitrary units relative to IM-9 on a
+  log scale, error bars = +-1 SE (value x 10^+-SE of the log10 value). Above each patient the
+  call: "+" CD34+ >= 2-fold higher, "-" CD34- >= 2-fold higher, "=" no difference, "n.e."
+  not evaluable, with the fold; a "?" marks a call whose confidence interval crosses a
+  threshold.
+* Heat map: patients (rows, grouped by lineage) x genes; colour = log2(CD34+/CD34-), red =
+  higher in CD34+, blue = higher in CD34-, white = equal; the dashed colour-bar ticks at
+  +-log2(threshold) mark the call boundary; the cell text gives the log2 fold and the call.
+* Fusion figure: per TEL-AML1 patient, NCN (copies per 100 GUS copies) in each fraction with
+  +-1 SE bars and the EAC class when not quantifiable.
+
+Figures are built on :class:`matplotlib.figure.Figure` (no pyplot state) and written
+deterministically: PNG without ``Software`` metadata, SVG without ``Date`` and with a fixed
+``svg.hashsalt``, so reruns are byte-identical.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sortpcr.io import write_with
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+POS_COLOUR = "#c0392b"
+NEG_COLOUR = "#2166ac"
+GREY = "#8c8c8c"
+CALL_SYMBOL = {
+    "CD34pos_higher": "+",
+    "CD34neg_higher": "\u2212",
+    "no_difference": "=",
+    "not_evaluable": "n.e.",
+}
+PANEL_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _num(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number
+
+
+def _error(value: float, se: float) -> tuple[float, float]:
+    """Lower and upper error-bar lengths of a value with a log10 SE (for a log axis)."""
+    if not (math.isfinite(value) and math.isfinite(se) and value > 0):
+        return 0.0, 0.0
+    return value - value / 10**se, value * 10**se - value
+
+
+def _fold_text(row: Any) -> str:
+    fold = _num(row.get("fold"))
+    if math.isfinite(fold) and fold > 0:
+        magnitude = fold if fold >= 1 else 1.0 / fold
+        return f"{magnitude:.1f}\u00d7"
+    low, high = _num(row.get("fold_low")), _num(row.get("fold_high"))
+    if math.isfinite(low):
+        return f"\u2265{low:.1f}\u00d7"
+    if math.isfinite(high) and high > 0:
+        return f"\u2265{1 / high:.1f}\u00d7"
+    return ""
+
+
+def _crosses(row: Any) -> bool:
+    value = row.get("ci_crosses_threshold")
+    return str(value).strip().lower() in {"true", "1"}
+
+
+def expression_figure(
+    calls: pd.DataFrame,
+    lineage: str,
+    genes: Sequence[str],
+    threshold: float = 2.0,
+    title: str | None = None,
+) -> Figure:
+    """Per-gene panels of CD34+ vs CD34- expression (AU relative to IM-9) for one lineage."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    part = calls[calls["lineage"].astype(str) == lineage]
+    patients = sorted(part["patient"].astype(str).unique())
+    ncols = 2 if len(genes) > 1 else 1
+    nrows = math.ceil(len(genes) / ncols)
+    width = max(7.0, 1.6 + 0.42 * len(patients) * ncols)
+    fig = Figure(figsize=(width, 3.3 * nrows + 1.2))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    x_of = {p: i for i, p in enumerate(patients)}
+    for index, gene in enumerate(genes):
+        ax = axes[index // ncols][index % ncols]
+        rows = part[part["gene"] == gene]
+        values: list[float] = []
+        for _, row in rows.iterrows():
+            x = x_of[str(row["patient"])]
+            for column, dx, style in (
+                ("cd34pos", -0.13, {"marker": "o", "color": POS_COLOUR, "mfc": POS_COLOUR}),
+                ("cd34neg", 0.13, {"marker": "s", "color": NEG_COLOUR, "mfc": "white"}),
+            ):
+                value = _num(row.get(column))
+                if not (math.isfinite(value) and value > 0):
+                    continue
+                values.append(value)
+                low, high = _error(value, _num(row.get(f"{column}_log10_se")))
+                ax.errorbar(
+                    [x + dx],
+                    [value],
+                    yerr=[[low], [high]],
+                    linestyle="none",
+                    markersize=5,
+                    capsize=2,
+                    elinewidth=0.8,
+                    **style,
+                )
+        ax.set_yscale("log")
+        if values:
+            top, bottom = max(values), min(values)
+            ax.set_ylim(bottom / 3.0, top * 12.0)
+        for _, row in rows.iterrows():
+            x = x_of[str(row["patient"])]
+            call = str(row.get("call", ""))
+            symbol = CALL_SYMBOL.get(call, "?")
+            colour = {"CD34pos_higher": POS_COLOUR, "CD34neg_higher": NEG_COLOUR}.get(call, GREY)
+            label = symbol + ("?" if _crosses(row) else "")
+            fold = _fold_text(row) if call != "not_evaluable" else ""
+            ax.annotate(
+                label + (f"\n{fold}" if fold else ""),
+                xy=(x, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(0, -3),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize=7,
+                fontweight="bold" if call in ("CD34pos_higher", "CD34neg_higher") else "normal",
+                color=colour,
+            )
+        ax.set_xticks(range(len(patients)))
+        ax.set_xticklabels(patients, rotation=90 if len(patients) > 12 else 0, fontsize=8)
+        ax.set_xlim(-0.6, len(patients) - 0.4)
+        ax.set_title(f"({PANEL_LETTERS[index]}) {gene}", loc="left", fontsize=10)
+        ax.set_ylabel("AU relative to IM-9", fontsize=8)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.grid(axis="y", which="major", color="#e0e0e0", linewidth=0.6)
+        ax.set_axisbelow(True)
+        if not len(rows):
+            ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", color=GREY)
+    for index in range(len(genes), nrows * ncols):
+        axes[index // ncols][index % ncols].set_visible(False)
+    handles = [
+        Line2D([], [], marker="o", color=POS_COLOUR, linestyle="none", label="CD34+ (±1 SE)"),
+        Line2D([], [], marker="s", color=NEG_COLOUR, mfc="white", linestyle="none",
+               label="CD34− (±1 SE)"),
+    ]  # fmt: skip
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.suptitle(
+        title
+        or (
+            f"{lineage}-ALL: expression in sorted CD34+ and CD34− blasts\n"
+            f"+ / −: ≥{threshold:g}-fold higher in CD34+ / CD34−;  "
+            "=: no difference;  n.e.: not evaluable;  ?: CI crosses a threshold"
+        ),
+        fontsize=9,
+        x=0.01,
+        ha="left",
+    )
+    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
+    return fig
+
+
+def heatmap_figure(
+    calls: pd.DataFrame,
+    genes: Sequence[str],
+    threshold: float = 2.0,
+    groups: pd.DataFrame | None = None,
+    lineage_order: Sequence[str] = ("BCP", "T"),
+) -> Figure:
+    """Patient x gene heat map of log2(CD34+/CD34-) with the calls written in the cells."""
+    import numpy as np
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.figure import Figure
+
+    lineages = [x for x in lineage_order if x in set(calls["lineage"].astype(str))]
+    lineages += sorted(set(calls["lineage"].astype(str)) - set(lineages))
+    ordered: list[tuple[str, str]] = []
+    for lineage in lineages:
+        members = sorted(calls.loc[calls["lineage"].astype(str) == lineage, "patient"].unique())
+        ordered += [(str(p), lineage) for p in members]
+    matrix = np.full((len(ordered), len(genes)), np.nan)
+    text = [["" for _ in genes] for _ in ordered]
+    lookup = {(str(r["patient"]), str(r["gene"])): r for _, r in calls.iterrows()}
+    for i, (patient, _lineage) in enumerate(ordered):
+        for j, gene in enumerate(genes):
+            row = lookup.get((patient, gene))
+            if row is None:
+                text[i][j] = "n.m."
+                continue
+            value = _num(row.get("log2_fold"))
+            call = str(row.get("call", ""))
+            symbol = CALL_SYMBOL.get(call, "?") + ("?" if _crosses(row) else "")
+            if math.isfinite(value):
+                matrix[i, j] = value
+                text[i][j] = f"{value:+.1f} {symbol}"
+            else:
+                text[i][j] = symbol
+    limit = max(3.0, float(np.nanmax(np.abs(matrix))) if np.isfinite(matrix).any() else 3.0)
+    fig = Figure(figsize=(2.2 + 1.15 * len(genes) + (1.6 if groups is not None else 0),
+                          1.4 + 0.34 * max(len(ordered), 1)))  # fmt: skip
+    ax = fig.subplots()
+    masked = np.ma.masked_invalid(matrix)
+    cmap = _diverging_cmap()
+    image = ax.imshow(
+        masked,
+        cmap=cmap,
+        norm=TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit),
+        aspect="auto",
+        interpolation="nearest",
+    )
+    for i in range(len(ordered)):
+        for j in range(len(genes)):
+            value = matrix[i, j]
+            dark = math.isfinite(value) and abs(value) > 0.6 * limit
+            ax.text(j, i, text[i][j], ha="center", va="center", fontsize=7,
+                    color="white" if dark else "black")  # fmt: skip
+    ax.set_xticks(range(len(genes)))
+    ax.set_xticklabels(list(genes), fontsize=9)
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(len(ordered)))
+    ax.set_yticklabels([f"{p} ({lin})" for p, lin in ordered], fontsize=8)
+    for i in range(1, len(ordered)):
+        if ordered[i][1] != ordered[i - 1][1]:
+            ax.axhline(i - 0.5, color="black", linewidth=1.2)
+    if groups is not None and len(groups):
+        group_of = {str(r["patient"]): str(r["group"]) for _, r in groups.iterrows()}
+        for i, (patient, _lineage) in enumerate(ordered):
+            ax.annotate(group_of.get(patient, ""), xy=(1.02, i), xycoords=("axes fraction",
+                        "data"), va="center", fontsize=7)  # fmt: skip
+    bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02 if groups is None else 0.2)
+    bar.set_label("log2(CD34+ / CD34\u2212)", fontsize=8)
+    cut = math.log2(threshold)
+    for level in (-cut, cut):
+        bar.ax.axhline(level, color="black", linestyle="--", linewidth=0.8)
+    bar.ax.tick_params(labelsize=7)
+    ax.set_title(
+        f"log2 fold per patient and gene (\u00b1{cut:g} = {threshold:g}-fold; "
+        "n.e. not evaluable; ? CI crosses a threshold)",
+        fontsize=9,
+        pad=22,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def _diverging_cmap():
+    from matplotlib.colors import LinearSegmentedColormap
+
+    cmap = LinearSegmentedColormap.from_list("sortpcr_div", [NEG_COLOUR, "#ffffff", POS_COLOUR])
+    return cmap.with_extremes(bad="#d9d9d9")
+
+
+def fusion_figure(fusion: pd.DataFrame, gene: str = "TEL-AML1") -> Figure:
+    """NCN of a fusion transcript per patient and fraction (log scale, +-1 SE)."""
+    from matplotlib.figure import Figure
+
+    part = fusion[fusion["gene"].astype(str) == gene] if len(fusion) else fusion
+    patients = sorted(part["patient"].astype(str).unique()) if len(part) else []
+    fig = Figure(figsize=(max(5.0, 1.5 + 0.9 * len(patients)), 3.8))
+    ax = fig.subplots()
+    if not patients:
+        ax.text(0.5, 0.5, f"no {gene} measurements", ha="center", va="center",
+                transform=ax.transAxes, color=GREY)  # fmt: skip
+        ax.set_axis_off()
+        return fig
+    values = []
+    for x, patient in enumerate(patients):
+        rows = part[part["patient"].astype(str) == patient]
+        for fraction, dx, colour, face in (
+            ("CD34pos", -0.12, POS_COLOUR, POS_COLOUR),
+            ("CD34neg", 0.12, NEG_COLOUR, "white"),
+        ):
+            match = rows[rows["fraction"] == fraction]
+            if not len(match):
+                continue
+            row = match.iloc[0]
+            value = _num(row.get("value"))
+            eac = str(row.get("eac_class", ""))
+            if math.isfinite(value) and value > 0:
+                values.append(value)
+                low, high = _error(value, _num(row.get("log10_se")))
+                ax.errorbar([x + dx], [value], yerr=[[low], [high]], marker="o" if
+                            fraction == "CD34pos" else "s", color=colour, mfc=face,
+                            linestyle="none", capsize=2, markersize=6)  # fmt: skip
+            if eac and eac != "quantifiable":
+                ax.annotate(eac.replace("_", " "), xy=(x + dx, 0.02), xycoords=("data",
+                            "axes fraction"), rotation=90, fontsize=6, ha="center",
+                            va="bottom", color=GREY)  # fmt: skip
+        higher = str(rows["higher"].iloc[0]) if "higher" in rows else ""
+        ax.annotate(f"higher: {higher}", xy=(x, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(0, -4), textcoords="offset points", ha="center", va="top",
+                    fontsize=7)  # fmt: skip
+    ax.set_yscale("log")
+    if values:
+        ax.set_ylim(min(values) / 4.0, max(values) * 6.0)
+    ax.set_xticks(range(len(patients)))
+    ax.set_xticklabels(patients)
+    ax.set_xlim(-0.6, len(patients) - 0.4)
+    ax.set_ylabel(f"{gene} copies per 100 GUS copies (NCN)", fontsize=8)
+    ax.set_title(f"{gene} per fraction (red circle CD34+, blue square CD34\u2212)", fontsize=9)
+    ax.grid(axis="y", color="#e0e0e0", linewidth=0.6)
+    ax.set_axisbelow(True)
+    fig.tight_layout()
+    return fig
+
+
+def cohort_figures(
+    calls: pd.DataFrame,
+    fusion: pd.DataFrame,
+    genes: Sequence[str],
+    threshold: float = 2.0,
+    groups: pd.DataFrame | None = None,
+    lineage_order: Sequence[str] = ("BCP", "T"),
+) -> dict[str, Figure]:
+    """All cohort figures by file stem: ``figure1_BCP``, ``figure2_T`` (one per lineage of
+    ``lineage_order``, always, with "no data" panels when a lineage has no patient; then any
+    other lineage found in ``calls``), ``heatmap_log2_fold`` and ``fusion_<gene>`` per fusion
+    gene (``fusion_TEL-AML1`` always, saying so when not measured)."""
+    lineages = list(lineage_order)  # always, so the set of files is fixed (empty if no data)
+    lineages += sorted(set(calls["lineage"].astype(str)) - set(lineages))
+    figures: dict[str, Figure] = {}
+    for number, lineage in enumerate(lineages, start=1):
+        figures[f"figure{number}_{lineage}"] = expression_figure(calls, lineage, genes, threshold)
+    figures["heatmap_log2_fold"] = heatmap_figure(calls, genes, threshold, groups, lineage_order)
+    fusion_genes = sorted(set(fusion["gene"].astype(str))) if len(fusion) else []
+    for gene in sorted({"TEL-AML1", *fusion_genes}):
+        figures[f"fusion_{gene}"] = fusion_figure(fusion, gene)
+    return figures
+
+
+def save_figure(fig: Figure, path: str | Path) -> None:
+    """Write a figure atomically and deterministically; format from the suffix (png/svg)."""
+    import matplotlib
+
+    path = Path(path)
+    suffix = path.suffix.lower().lstrip(".")
+    metadata = {"Software": None} if suffix == "png" else {"Date": None} if suffix == "svg" else {}
+
+    def writer(tmp: Path) -> None:
+        with matplotlib.rc_context({"svg.hashsalt": "sortpcr", "svg.fonttype": "path"}):
+            fig.savefig(tmp, format=suffix, dpi=150, metadata=metadata)
+
+    write_with(path, writer)

@@ -1,0 +1,290 @@
+"""One PNG per patient that a person checks in seconds: the gating and the verdicts.
+
+Panels (pre-sort tube unless said otherwise):
+
+1. FSC vs SSC density with the scatter gate (``Cells``: debris and dead cells out);
+2. the singlet gate (FSC-A vs FSC-H) within cells, or a note that there is none (CellQuest);
+3. CD45 vs SSC of the cells/singlets with the blast gate (CD45-dim, SSC-low);
+4. CD34 histogram of the gated blasts with the split and the % CD34+ and its verdict;
+5. the two sorted fractions' CD34 distributions (gated blasts) overlaid, purity printed;
+6. a text summary (counts, compensation, verdicts and reasons).
+
+Fluorescence axes are in the strategy's own display scale (logicle for FACSDiva, the
+4-decade log for CellQuest) with ticks labelled in data units, as FlowJo users expect.
+Matplotlib Agg, fixed size and DPI, no timestamp in the PNG (``metadata={"Software":
+None}``): the same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..gating import GateView, gate_view, transform_values
+from ..io import write_with
+
+if TYPE_CHECKING:
+    from ..flowqc import PatientEvents
+
+__all__ = ["patient_figure"]
+
+_COLOURS = {"CD34pos": "#c0392b", "CD34neg": "#2471a3"}
+_STATUS_COLOUR = {"pass": "#1e8449", "fail": "#c0392b", "not_evaluable": "#b9770e"}
+
+
+def _ticks(ax, axis: str, transform, lo: float, hi: float) -> None:
+    """Label a transformed axis at 0 and powers of ten in data units."""
+    if transform is None:
+        return
+    candidates = [0.0] + [10.0**k for k in range(0, 7)]
+    values = np.array(candidates)
+    with np.errstate(all="ignore"):
+        pos = transform_values(values, transform)
+    keep: list[tuple[float, float]] = []
+    for p, v in zip(pos, values, strict=True):
+        if np.isfinite(p) and lo <= p <= hi and (not keep or p - keep[-1][0] > 0.06 * (hi - lo)):
+            keep.append((float(p), float(v)))
+    labels = ["0" if v == 0 else f"$10^{{{int(round(np.log10(v)))}}}$" for _, v in keep]
+    setter = ax.set_xticks if axis == "x" else ax.set_yticks
+    setter([p for p, _ in keep], labels)
+
+
+def _limits(view: GateView, k: int) -> tuple[float, float]:
+    if view.transforms[k] is not None:
+        return (-0.05, 1.02)
+    col = view.values[:, k]
+    finite = col[np.isfinite(col)]
+    top = float(np.percentile(finite, 99.9)) if finite.size else 1.0
+    vertices = [v[k] for v in view.gate.vertices] if view.gate.vertices else []
+    top = max([top, *[v for v in vertices if v < 10 * max(top, 1)]])
+    return (min(0.0, *vertices) if vertices else 0.0, top * 1.05 if top > 0 else 1.0)
+
+
+def _label(name: str, markers: dict[str, str]) -> str:
+    """Axis label: the channel and, where known, the marker it carries."""
+    marker = {ch: m for m, ch in markers.items()}.get(name)
+    return f"{name} ({marker})" if marker else name
+
+
+def _density(
+    ax, view: GateView, rows: np.ndarray | None, title: str, markers: dict[str, str]
+) -> None:
+    """2-D histogram (log colour) of the gate's two dimensions with its outline."""
+    from matplotlib.colors import LogNorm
+
+    data = view.values if rows is None else view.values[rows]
+    (x0, x1), (y0, y1) = _limits(view, 0), _limits(view, 1)
+    ok = np.all(np.isfinite(data), axis=1)
+    hist, xe, ye = np.histogram2d(
+        data[ok, 0], data[ok, 1], bins=(160, 160), range=[[x0, x1], [y0, y1]]
+    )
+    hist = np.ma.masked_equal(hist.T, 0)
+    if hist.count():
+        ax.pcolormesh(xe, ye, hist, cmap="viridis", norm=LogNorm(vmin=1), rasterized=True)
+    gate = view.gate
+    if gate.kind == "polygon":
+        poly = np.array(gate.vertices + (gate.vertices[0],))
+        ax.plot(poly[:, 0], poly[:, 1], color="#e67e22", lw=1.6)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_xlabel(_label(view.labels[0], markers))
+    ax.set_ylabel(_label(view.labels[1], markers))
+    _ticks(ax, "x", view.transforms[0], x0, x1)
+    _ticks(ax, "y", view.transforms[1], y0, y1)
+    ax.set_title(title, fontsize=9)
+
+
+def _cut(strategy, gate_id: str) -> float | None:
+    gate = strategy.gates.get(gate_id)
+    if gate is None or gate.kind != "rectangle" or len(gate.dims) != 1:
+        return None
+    d = gate.dims[0]
+    return d.min if d.min is not None else d.max
+
+
+def _message(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=8,
+            transform=ax.transAxes)  # fmt: skip
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str | Path) -> None:
+    """Draw the patient's gating figure (see module docstring) and write it atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    strategy = events.strategy
+    cfg = events.settings
+    blast_gate = cfg["blast_gate"]
+    fraction_gates = cfg["fraction_gates"]
+    fig, axes = plt.subplots(2, 3, figsize=(13.5, 8.4), dpi=100)
+    (a_scatter, a_singlet, a_blast), (a_cd34, a_sorted, a_text) = axes
+    status = result["status"]
+    fig.suptitle(
+        f"{result['patient']} - flow QC: {status}",
+        color=_STATUS_COLOUR.get(status, "black"),
+        fontsize=13,
+        fontweight="bold",
+    )
+
+    pre = events.files.get("presort")
+    chain: list[str] = []
+    if pre is not None:
+        fcs, res = pre
+        gate = res.parents.get(blast_gate)
+        while gate is not None:
+            chain.insert(0, gate)
+            gate = res.parents.get(gate)
+    singlet = result["strategy"].get("singlet_gate")
+    scatter_gate = chain[0] if chain else None
+
+    markers = result["files"]["presort"].get("markers") or {}
+    if pre is None:
+        error = str(result["files"]["presort"]["error"])
+        for ax in (a_scatter, a_singlet, a_blast, a_cd34):
+            _message(ax, "pre-sort file not evaluated:\n" + "\n".join(textwrap.wrap(error, 50)))
+    else:
+        fcs, res = pre
+        n = res.n_events
+        view = gate_view(strategy, fcs, scatter_gate) if scatter_gate else None
+        if view is not None and view.values.shape[1] == 2:
+            c = res.counts[scatter_gate]
+            title = f"{scatter_gate}: {c} of {n} events ({100 * c / n:.1f} %)"
+            _density(a_scatter, view, None, title, markers)
+        else:
+            _message(a_scatter, "scatter gate cannot be drawn")
+        if singlet is not None:
+            view = gate_view(strategy, fcs, singlet)
+            parent = res.parents.get(singlet)
+            rows = np.flatnonzero(res.memberships[parent]) if parent else None
+            c = res.counts[singlet]
+            base = res.counts[parent] if parent else n
+            if view is not None and view.values.shape[1] == 2:
+                title = f"{singlet}: {c} of {base} ({100 * c / base:.1f} %)"
+                _density(a_singlet, view, rows, title, markers)
+            else:
+                _message(a_singlet, f"singlet gate {singlet}: {c} events")
+        else:
+            _message(a_singlet, "no singlet gate\n(no FSC-A and FSC-H pair in this strategy;\n"
+                     "doublets cannot be removed)")  # fmt: skip
+        view = gate_view(strategy, fcs, blast_gate)
+        parent = res.parents.get(blast_gate)
+        rows = np.flatnonzero(res.memberships[parent]) if parent else None
+        c = res.counts[blast_gate]
+        base = res.counts[parent] if parent else n
+        if view is not None and view.values.shape[1] == 2:
+            title = f"{blast_gate}: {c} of {base} ({100 * c / base:.1f} %)"
+            _density(a_blast, view, rows, title, markers)
+        else:
+            _message(a_blast, f"blast gate {blast_gate}: {c} events")
+
+        # CD34 of pre-sort blasts
+        positive = result["heterogeneity"].get("positive_fraction", "CD34pos")
+        pos_gate = fraction_gates.get(positive)
+        view = gate_view(strategy, fcs, pos_gate) if pos_gate else None
+        het = result["heterogeneity"]
+        if view is not None and view.values.shape[1] == 1:
+            blasts = res.memberships[blast_gate]
+            vals = view.values[blasts, 0]
+            vals = vals[np.isfinite(vals)]
+            lo, hi = _limits(view, 0)
+            a_cd34.hist(vals, bins=120, range=(lo, hi), color="#7f8c8d")
+            cut = _cut(strategy, pos_gate)
+            if cut is not None:
+                a_cd34.axvline(cut, color="#e67e22", lw=1.6)
+            a_cd34.set_xlim(lo, hi)
+            _ticks(a_cd34, "x", view.transforms[0], lo, hi)
+            a_cd34.set_xlabel(_label(view.labels[0], markers))
+            a_cd34.set_ylabel("blasts")
+            pct = het.get("pct_cd34pos")
+            shown = "NA" if pct is None else f"{pct:.1f} %"
+            a_cd34.set_title(
+                f"pre-sort blasts: {positive} {shown} "
+                f"(range {100 * het['range'][0]:g}-{100 * het['range'][1]:g} %): {het['status']}",
+                fontsize=9,
+                color=_STATUS_COLOUR.get(het["status"], "black"),
+            )
+        else:
+            _message(a_cd34, "CD34 gate cannot be drawn")
+
+    # sorted fractions overlaid
+    drawn = False
+    texts = []
+    for fraction, gate_id in fraction_gates.items():
+        entry = events.files.get(fraction)
+        verdict = result["purity"].get(fraction, {})
+        if entry is None:
+            texts.append(f"{fraction}: {verdict.get('status', 'fail')} - {verdict.get('reason')}")
+            continue
+        fcs, res = entry
+        view = gate_view(strategy, fcs, gate_id)
+        if view is None or view.values.shape[1] != 1:
+            continue
+        vals = view.values[res.memberships[blast_gate], 0]
+        vals = vals[np.isfinite(vals)]
+        lo, hi = _limits(view, 0)
+        weights = np.full(vals.shape, 1.0 / max(len(vals), 1))
+        purity = verdict.get("purity")
+        shown = "NA" if purity is None else f"{100 * purity:.2f} %"
+        a_sorted.hist(
+            vals, bins=120, range=(lo, hi), weights=weights, histtype="stepfilled", alpha=0.45,
+            color=_COLOURS.get(fraction, None),
+            label=f"sorted {fraction}: purity {shown} ({verdict.get('status')})",
+        )  # fmt: skip
+        cut = _cut(strategy, gate_id)
+        if cut is not None:
+            a_sorted.axvline(cut, color="#e67e22", lw=1.2)
+        a_sorted.set_xlim(lo, hi)
+        _ticks(a_sorted, "x", view.transforms[0], lo, hi)
+        a_sorted.set_xlabel(_label(view.labels[0], markers))
+        drawn = True
+    if drawn:
+        a_sorted.set_ylabel("share of gated blasts")
+        a_sorted.legend(fontsize=8, loc="upper center")
+        a_sorted.set_title(
+            f"post-sort re-analysis (purity of {cfg['purity_denominator']}, "
+            f"min {100 * cfg['purity_min']:g} %)",
+            fontsize=9,
+        )
+    else:
+        _message(a_sorted, "\n".join(texts) or "no sorted file evaluated")
+
+    # text summary
+    lines = []
+    for fraction, info in result["files"].items():
+        if info.get("ok"):
+            lines.append(
+                f"{fraction}: {info['events']} events, cells {info['cells']}, "
+                f"blasts {info['blasts']}, compensation {info['compensation']}"
+            )
+        else:
+            lines.append(f"{fraction}: NOT READ - {info.get('error')}")
+    lines.append("")
+    het = result["heterogeneity"]
+    lines.append(f"heterogeneity: {het['status']} {het.get('reason') or ''}")
+    for fraction, p in result["purity"].items():
+        lines.append(f"{fraction}: {p['status']} {p.get('reason') or ''}")
+    lines.append("")
+    strat = result["strategy"]
+    lines.append(f"strategy: {strat['path']} ({strat['engine']})")
+    lines.append(f"singlet gate: {strat.get('singlet_gate') or 'none'}")
+    a_text.axis("off")
+    wrapped = [w for line in lines for w in (textwrap.wrap(line, 58) or [""])]
+    a_text.text(0.0, 1.0, "\n".join(wrapped), va="top", ha="left", fontsize=7.5, wrap=True,
+                family="monospace", transform=a_text.transAxes)  # fmt: skip
+
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+
+    def save(tmp: Path) -> None:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+
+    try:
+        write_with(out_path, save)
+    finally:
+        plt.close(fig)

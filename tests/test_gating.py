@@ -1,0 +1,289 @@
+"""Gating: Gating-ML 2.0 compliance, FlowJo workspaces, our evaluator against FlowKit, XML
+safety, and the configuration checks.
+
+The reference for memberships is FlowKit's ``GatingStrategy.gate_sample`` with FlowKit
+reading the FCS file itself, plus the published truth vectors of the Gating-ML 2.0
+compliance set (``../shared/fcs/gatingml``).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sortpcr.errors import GatingError, XMLSecurityError
+from sortpcr.fcs import read_fcs
+from sortpcr.gating import evaluate, evaluate_flowkit, load_strategy, require_gates
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+GML_DIR = SHARED / "fcs" / "gatingml"
+WSP_DIR = SHARED / "fcs" / "flowjo_wsp"
+STRATEGIES = REPO / "resources" / "gating"
+sys.path.insert(0, str(REPO / "resources" / "demo"))
+import flow_sim  # noqa: E402
+
+needs_shared = pytest.mark.skipif(not GML_DIR.is_dir(), reason="../shared/fcs not present")
+
+# Truth files whose name differs from the gate ID in FlowKit's compliance set.
+TRUTH_ALIASES = {"ParQuadRect": "ParRectangle1"}
+
+
+def _truth_cases() -> list[tuple[str, str, str]]:
+    """(truth name, gate ID, Gating-ML file) for every truth vector."""
+    if not GML_DIR.is_dir():
+        return []
+    files = sorted((GML_DIR / "gml").glob("*.xml"))
+    texts = {f: f.read_text(encoding="utf-8") for f in files}
+    cases = []
+    for truth in sorted((GML_DIR / "truth").glob("Results_*.txt")):
+        name = truth.stem.removeprefix("Results_")
+        gate = TRUTH_ALIASES.get(name, name)
+        pattern = re.compile(rf'gating:id="{re.escape(gate)}"')
+        # prefer the smallest file defining the gate (the dedicated test file)
+        holders = sorted(
+            (f for f in files if pattern.search(texts[f])), key=lambda f: len(texts[f])
+        )
+        assert holders, f"no Gating-ML file defines {gate}"
+        cases.append((name, gate, holders[0].name))
+    return cases
+
+
+TRUTH_CASES = _truth_cases()
+
+
+@pytest.fixture(scope="module")
+def data1():
+    return read_fcs(GML_DIR / "data1.fcs")
+
+
+@needs_shared
+@pytest.mark.shared
+def test_every_truth_vector_has_a_case() -> None:
+    assert len(TRUTH_CASES) == len(list((GML_DIR / "truth").glob("Results_*.txt"))) == 51
+
+
+@needs_shared
+@pytest.mark.shared
+@pytest.mark.parametrize("name,gate,xml", TRUTH_CASES, ids=[c[0] for c in TRUTH_CASES])
+def test_gatingml_compliance_truth(name: str, gate: str, xml: str, data1) -> None:
+    """Our evaluator (no FlowKit) reproduces each published truth vector exactly."""
+    strategy = load_strategy(GML_DIR / "gml" / xml)
+    assert strategy.engine == "sortpcr"
+    result = evaluate(strategy, data1)
+    truth = np.loadtxt(GML_DIR / "truth" / f"Results_{name}.txt", dtype=int).astype(bool)
+    assert result.engine == "sortpcr"
+    np.testing.assert_array_equal(result.memberships[gate], truth)
+
+
+@needs_shared
+@pytest.mark.shared
+def test_gatingml_compliance_equals_flowkit_everywhere(data1) -> None:
+    """Every gate of every compliance file: our memberships == FlowKit's on the same file."""
+    import flowkit
+
+    sample = flowkit.Sample(str(GML_DIR / "data1.fcs"), sample_id="data1")
+    compared = 0
+    for xml in sorted((GML_DIR / "gml").glob("*.xml")):
+        if xml.name == "gml_range_gate_attr_testing.xml":
+            continue  # not schema-valid Gating-ML: both refuse it (tested below)
+        strategy = load_strategy(xml)
+        ours = evaluate(strategy, data1)
+        theirs = evaluate_flowkit(strategy, data1, sample=sample)
+        assert set(ours.memberships) == set(theirs.memberships), xml.name
+        for gate, members in ours.memberships.items():
+            np.testing.assert_array_equal(members, theirs.memberships[gate], err_msg=gate)
+            compared += 1
+    assert compared >= 60
+
+
+@needs_shared
+@pytest.mark.shared
+def test_invalid_gatingml_is_refused() -> None:
+    with pytest.raises(GatingError, match="no gates"):
+        load_strategy(GML_DIR / "gml" / "gml_range_gate_attr_testing.xml")
+
+
+def test_our_evaluator_does_not_import_flowkit(tmp_path: Path) -> None:
+    paths = flow_sim.write_patient_fcs(tmp_path, "X1", 0.4, "diva", 3, {}, n_events=2000)
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from sortpcr.fcs import read_fcs
+        from sortpcr.gating import load_strategy, evaluate
+        r = evaluate(load_strategy({str(STRATEGIES / "facsdiva.xml")!r}),
+                     read_fcs({str(paths["presort"])!r}))
+        assert r.engine == "sortpcr" and r.counts["Blasts"] > 0
+        print("flowkit" in sys.modules)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------- FlowJo
+
+
+@needs_shared
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    "wsp,expected",
+    [
+        ("simple_poly_and_rect.wsp", {"poly1", "rect1"}),
+        ("single_ellipse_51_events.wsp", {"ellipse1"}),
+    ],
+)
+def test_flowjo_workspace_counts_equal_flowkit(wsp: str, expected: set[str]) -> None:
+    import flowkit
+
+    fcs_path = WSP_DIR / "data_set_simple_line_100.fcs"
+    strategy = load_strategy(WSP_DIR / wsp)
+    assert strategy.kind == "flowjo" and strategy.sample_ids == ("data_set_simple_line_100.fcs",)
+    ours = evaluate(strategy, read_fcs(fcs_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ws = flowkit.Workspace(str(WSP_DIR / wsp), fcs_samples=str(fcs_path))
+        ws.analyze_samples(sample_id=fcs_path.name, use_mp=False)
+        report = ws.get_analysis_report()
+    theirs = dict(zip(report["gate_name"], report["count"], strict=True))
+    assert set(ours.counts) == expected
+    assert ours.counts == {g: int(c) for g, c in theirs.items()}
+    if "ellipse1" in expected:
+        assert ours.counts["ellipse1"] == 51  # the workspace's name says so
+
+
+@needs_shared
+@pytest.mark.shared
+def test_flowjo_workspace_without_the_sample() -> None:
+    strategy = load_strategy(WSP_DIR / "single_ellipse_51_events.wsp")
+    data = read_fcs(WSP_DIR / "data_set_simple_line_100.fcs")
+    with pytest.raises(GatingError, match="no sample 'P07_presort.fcs'") as info:
+        evaluate(strategy, data, sample="P07_presort.fcs")
+    assert "data_set_simple_line_100.fcs" in str(info.value)
+
+
+# --------------------------------------------------------------------------- demo strategies
+
+
+@pytest.fixture(scope="module")
+def demo_files(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    diva = flow_sim.write_patient_fcs(out, "D1", 0.35, "diva", 11, {}, n_events=20000)
+    cq = flow_sim.write_patient_fcs(out, "C1", 0.62, "cellquest", 12, {}, n_events=20000)
+    return {"facsdiva.xml": diva, "cellquest.xml": cq}
+
+
+@pytest.mark.parametrize("xml", ["facsdiva.xml", "cellquest.xml"])
+def test_fast_evaluator_equals_flowkit_on_demo(xml: str, demo_files) -> None:
+    """Identical memberships, every gate, every tube: FlowKit reads the file itself."""
+    import flowkit
+
+    strategy = load_strategy(STRATEGIES / xml)
+    for tube, path in demo_files[xml].items():
+        data = read_fcs(path)
+        ours = evaluate(strategy, data)
+        sample = flowkit.Sample(str(path), sample_id=tube)
+        theirs = evaluate_flowkit(strategy, data, sample=sample)
+        assert ours.engine == "sortpcr" and theirs.engine == "flowkit"
+        assert list(ours.counts) == list(theirs.counts)
+        for gate in ours.memberships:
+            np.testing.assert_array_equal(ours.memberships[gate], theirs.memberships[gate])
+        assert ours.counts["Blasts"] > 0.5 * ours.n_events
+
+
+def test_demo_strategies_share_gate_ids_and_avoid_pileup() -> None:
+    diva = load_strategy(STRATEGIES / "facsdiva.xml")
+    cq = load_strategy(STRATEGIES / "cellquest.xml")
+    assert set(cq.gate_ids()) == {"Cells", "Blasts", "CD34pos", "CD34neg"}
+    assert set(diva.gate_ids()) == set(cq.gate_ids()) | {"Singlets"}
+    assert diva.parent("Blasts") == "Singlets" and cq.parent("Blasts") == "Cells"
+    pileup = {0.0, 1023.0, 262143.0, 262144.0}
+    for strategy in (diva, cq):
+        for gate in strategy.gates.values():
+            for vertex in gate.vertices:
+                assert not set(vertex) & pileup, (gate.id, vertex)
+            for dim in gate.dims:
+                assert dim.min not in pileup and dim.max not in pileup
+
+
+def test_strategy_channels_missing_from_file(demo_files) -> None:
+    data = read_fcs(demo_files["facsdiva.xml"]["presort"])
+    with pytest.raises(GatingError) as info:
+        evaluate(load_strategy(STRATEGIES / "cellquest.xml"), data)
+    message = str(info.value)
+    assert "channel(s) FL1-H, FL2-H that this file does not have" in message
+    assert str(demo_files["facsdiva.xml"]["presort"]) in message
+
+
+def test_require_gates_lists_existing_ids() -> None:
+    strategy = load_strategy(STRATEGIES / "facsdiva.xml")
+    require_gates(strategy, ["Blasts", "CD34pos"])
+    with pytest.raises(GatingError, match="'Leukemic'") as info:
+        require_gates(strategy, ["Leukemic", "CD34pos"])
+    assert "Cells, Singlets, Blasts, CD34pos, CD34neg" in str(info.value)
+
+
+# --------------------------------------------------------------------------- XML safety
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+]>
+<gating:Gating-ML xmlns:gating="http://www.isac-net.org/std/Gating-ML/v2.0/gating">&lol3;
+</gating:Gating-ML>
+"""
+
+EXTERNAL_ENTITY = """<?xml version="1.0"?>
+<!DOCTYPE foo [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
+<gating:Gating-ML xmlns:gating="http://www.isac-net.org/std/Gating-ML/v2.0/gating"
+  xmlns:data-type="http://www.isac-net.org/std/Gating-ML/v2.0/datatypes">
+  <gating:RectangleGate gating:id="&xxe;">
+    <gating:dimension gating:min="1"><data-type:fcs-dimension data-type:name="FSC-H"/>
+    </gating:dimension>
+  </gating:RectangleGate>
+</gating:Gating-ML>
+"""
+
+DOCTYPE_ONLY = """<?xml version="1.0"?>
+<!DOCTYPE Workspace SYSTEM "http://example.org/flowjo.dtd">
+<Workspace flowJoVersion="10.6"></Workspace>
+"""
+
+
+@pytest.mark.parametrize(
+    "text", [BILLION_LAUGHS, EXTERNAL_ENTITY, DOCTYPE_ONLY], ids=["bomb", "xxe", "doctype"]
+)
+def test_entity_declarations_are_refused(text: str, tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "evil.xml"
+    path.write_text(text, encoding="utf-8")
+    import sortpcr.gating as g
+
+    def never(*_a, **_k):  # FlowKit must not even be reached
+        raise AssertionError("FlowKit was called on unsafe XML")
+
+    monkeypatch.setattr(g, "_flowkit_gatingml", never)
+    with pytest.raises(XMLSecurityError) as info:
+        load_strategy(path)
+    assert "evil.xml" in str(info.value) and "root:x" not in str(info.value)
+
+
+def test_malformed_and_foreign_xml(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<gating:Gating-ML", encoding="utf-8")
+    with pytest.raises(GatingError, match="not well-formed"):
+        load_strategy(bad)
+    other = tmp_path / "other.xml"
+    other.write_text("<svg/>", encoding="utf-8")
+    with pytest.raises(GatingError, match="neither Gating-ML"):
+        load_strategy(other)
+    with pytest.raises(GatingError, match="not found"):
+        load_strategy(tmp_path / "absent.xml")

@@ -53,6 +53,8 @@ rule cohort:
         "logs/cohort.log",
     benchmark:
         "benchmarks/cohort.tsv"
+    conda:
+        "../envs/sortpcr.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
@@ -78,6 +80,8 @@ rule figures:
         "logs/figures.log",
     benchmark:
         "benchmarks/figures.tsv"
+    conda:
+        "../envs/sortpcr.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
@@ -113,6 +117,8 @@ rule provenance:
         "logs/provenance.log",
     benchmark:
         "benchmarks/provenance.tsv"
+    conda:
+        "../envs/sortpcr.yaml"
     resources:
         mem_mb=500,
         runtime=5,

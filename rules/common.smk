@@ -82,6 +82,16 @@ def units_of(patient):
     return SHEETS.patient_units(patient)[columns].to_dict("records")
 
 
+def patient_plates(name):
+    """Input function: `name`.tsv of every plate one patient was measured on."""
+
+    def files(wildcards):
+        plates = SHEETS.plates_of(wildcards.patient)
+        return expand("results/qpcr/{plate}/{name}.tsv", plate=plates, name=name)
+
+    return files
+
+
 def samples_records():
     """samples.tsv as records for the cohort tables (labels only, never resolved paths)."""
     columns = ["patient", "lineage", "age", "status", "fusion", "markers"]

@@ -2,16 +2,6 @@
 # verdicts), normalise to GUS, classify the CD34+/CD34- folds.
 
 
-def patient_plates(name):
-    """Input function: `name`.tsv of every plate one patient was measured on."""
-
-    def files(wildcards):
-        plates = SHEETS.plates_of(wildcards.patient)
-        return expand("results/qpcr/{plate}/{name}.tsv", plate=plates, name=name)
-
-    return files
-
-
 rule pair:
     input:
         flow="results/flow/{patient}.tsv",
@@ -25,6 +15,8 @@ rule pair:
         "benchmarks/pair/{patient}.tsv"
     group:
         "patient"
+    conda:
+        "../envs/sortpcr.yaml"
     resources:
         mem_mb=500,
         runtime=5,
@@ -45,6 +37,8 @@ rule normalise:
         "benchmarks/normalise/{patient}.tsv"
     group:
         "patient"
+    conda:
+        "../envs/sortpcr.yaml"
     resources:
         mem_mb=500,
         runtime=5,
@@ -73,6 +67,8 @@ rule classify:
         "benchmarks/classify/{patient}.tsv"
     group:
         "patient"
+    conda:
+        "../envs/sortpcr.yaml"
     resources:
         mem_mb=500,
         runtime=5,

@@ -21,6 +21,8 @@ rule gate_patient:
         "benchmarks/gate_patient/{patient}.tsv"
     group:
         "patient"
+    conda:
+        "../envs/sortpcr.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
@@ -46,6 +48,8 @@ rule flow_table:
         "logs/flow_table.log",
     benchmark:
         "benchmarks/flow_table.tsv"
+    conda:
+        "../envs/sortpcr.yaml"
     resources:
         mem_mb=500,
         runtime=5,

@@ -13,6 +13,8 @@ rule read_plate:
         "benchmarks/read_plate/{plate}.tsv"
     group:
         "plate"
+    conda:
+        "../envs/sortpcr.yaml"
     resources:
         mem_mb=500,
         runtime=5,
@@ -36,6 +38,8 @@ rule fit_curves:
         "benchmarks/fit_curves/{plate}.tsv"
     group:
         "plate"
+    conda:
+        "../envs/sortpcr.yaml"
     resources:
         mem_mb=500,
         runtime=5,
@@ -65,6 +69,8 @@ rule quantify:
         "benchmarks/quantify/{plate}.tsv"
     group:
         "plate"
+    conda:
+        "../envs/sortpcr.yaml"
     resources:
         mem_mb=500,
         runtime=5,
@@ -88,6 +94,8 @@ rule curves_table:
         "logs/curves_table.log",
     benchmark:
         "benchmarks/curves_table.tsv"
+    conda:
+        "../envs/sortpcr.yaml"
     resources:
         mem_mb=500,
         runtime=5,

@@ -38,10 +38,13 @@ This equals flowio's ``preprocess=True`` except that flowio also divides log cha
 ``$PnG``, which the standard says does not apply to them (no real file of ours has both).
 
 Compensation: ``$SPILLOVER``, ``SPILLOVER``, ``SPILL`` or ``$SPILL`` (in that order), channel
-names by ``$PnN`` (or by parameter number). Applied as FlowKit/flowutils do
-(``solve(S.T, x.T).T`` on the matrix channels, matrix rows in file order); channels absent
-from the matrix are null channels and stay as they are. Files without a matrix (CellQuest:
-compensated in hardware) are never compensated. :attr:`FCSData.compensation` says which.
+names by ``$PnN`` (or by parameter number); the old unnamed FCS 3.0 ``$COMP`` is not used. A
+malformed matrix (unknown channel, wrong number of values, singular) is refused, never
+skipped silently; ``compensate=False`` reads such a file uncompensated on purpose. Applied
+as FlowKit/flowutils do (``solve(S.T, x.T).T`` on the matrix channels, matrix rows in file
+order); channels absent from the matrix are null channels and stay as they are. Files
+without a matrix (CellQuest: compensated in hardware) are never compensated;
+:attr:`FCSData.compensation` says which.
 
 Privacy: :attr:`FCSData.metadata` is a whitelist of technical keywords minus anything
 :func:`is_identifying` flags; identifying keywords ($FIL, $SRC, patient names, dates,
@@ -199,7 +202,8 @@ class FCSData:
     anti-logged), compensated when ``compensation == "file"``. ``uncompensated``: the same
     before compensation (the same array object when nothing was compensated).
     ``channels``: ``$PnN``; ``stains``: ``$PnS`` ('' when absent); ``ranges``: ``$PnR``;
-    ``log_decades``: f1 of ``$PnE`` (0 = linear). ``metadata``: the safe keyword subset.
+    ``log_decades``/``log_zero``: f1/f2 of ``$PnE`` (f1 0 = linear; f2 0 is read as 1).
+    ``metadata``: the safe keyword subset.
     ``notes``: repairs made while reading (e.g. ``$ENDDATA`` off by one).
     """
 
@@ -212,6 +216,7 @@ class FCSData:
     stains: tuple[str, ...]
     ranges: tuple[float, ...]
     log_decades: tuple[float, ...]
+    log_zero: tuple[float, ...]
     datatype: str
     byteorder: str
     events: np.ndarray = field(repr=False)
@@ -241,8 +246,12 @@ class FCSData:
     def channel_range(self) -> dict[str, tuple[float, float]]:
         """Per channel (``$PnN``): the (min, max) scale value the instrument can record."""
         out = {}
-        for name, r, dec in zip(self.channels, self.ranges, self.log_decades, strict=True):
-            out[name] = (1.0, 10.0**dec) if dec > 0 else (0.0, float(r))
+        for name, r, dec, zero in zip(
+            self.channels, self.ranges, self.log_decades, self.log_zero, strict=True
+        ):
+            z = zero if zero > 0 else 1.0
+            log = dec > 0 and self.datatype == "I"
+            out[name] = (z, z * 10.0**dec) if log else (0.0, float(r))
         return out
 
 
@@ -880,6 +889,7 @@ def read_fcs(path: str | Path, *, dataset: int | None = None, compensate: bool =
         stains=layout.stains,
         ranges=layout.ranges,
         log_decades=layout.decades,
+        log_zero=layout.log_zero,
         datatype=layout.datatype,
         byteorder="little" if layout.order == "<" else "big",
         events=events,

@@ -809,6 +809,8 @@ def evaluate_flowkit(strategy: Strategy, fcs: FCSData, sample=None) -> GatingRes
         results = fk_strategy.gate_sample(sample)
     except (LookupError, ValueError) as err:
         raise GatingError(fcs.path, f"FlowKit cannot gate this file: {err}", "channels") from None
+    except Exception as err:  # NotImplementedError (mixed compensation) and the like
+        raise GatingError(strategy.path, f"FlowKit cannot evaluate this strategy: {err}") from None
     return _from_flowkit_results(strategy.path, fcs, fk_strategy.get_gate_ids(), results)
 
 

@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 #: what a copied workflow needs (everything a user's clone has, minus results)
-WORKFLOW_PARTS = ["Snakefile", "rules", "scripts", "config", "resources", "sortpcr"]
+WORKFLOW_PARTS = ["Snakefile", "rules", "scripts", "config", "envs", "resources", "sortpcr"]
 
 
 def shared_path(*parts: str) -> Path:

@@ -287,3 +287,22 @@ def test_malformed_and_foreign_xml(tmp_path: Path) -> None:
         load_strategy(other)
     with pytest.raises(GatingError, match="not found"):
         load_strategy(tmp_path / "absent.xml")
+
+
+def test_flowkit_fallback_path_gives_the_same_memberships(demo_files, monkeypatch) -> None:
+    """A strategy our parser declines is parsed and evaluated by FlowKit instead."""
+    import sortpcr.gating as g
+
+    def decline(*_a, **_k):
+        raise g._Unsupported("pretend an element is unknown")
+
+    data = read_fcs(demo_files["cellquest.xml"]["presort"])
+    ours = evaluate(load_strategy(STRATEGIES / "cellquest.xml"), data)
+    monkeypatch.setattr(g, "_parse_gatingml", decline)
+    fallback = load_strategy(STRATEGIES / "cellquest.xml")
+    assert fallback.engine == "flowkit" and "unknown" in fallback.fallback_reason
+    assert fallback.parent("Blasts") == "Cells"
+    theirs = evaluate(fallback, data)
+    assert theirs.engine == "flowkit"
+    for gate, members in ours.memberships.items():
+        np.testing.assert_array_equal(members, theirs.memberships[gate])

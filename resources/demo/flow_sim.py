@@ -30,6 +30,10 @@ Two instrument styles (documented in ``resources/gating/README.md``):
   SSC-H linear, FL1-H (CD45) and FL2-H (CD34) on 4-decade log amplifiers (``$PnE 4,0``),
   no ``$PnS``, no matrix (compensated in hardware), no FSC-A so no singlet gate.
 
+Doublets (two cells in one event, 3 % of the pre-sort tube) are simulated for FACSDiva
+files only, where the singlet gate removes them; CellQuest files have no FSC-A, so their
+tubes are simulated without doublets rather than with a contamination nothing could remove.
+
 Both carry the identifying keywords a real file has (``$FIL``, ``$SRC``, ``$OP``, ``$DATE``,
 ``PATIENT NAME`` ... from ``identity``) so that the privacy rule can be tested.
 

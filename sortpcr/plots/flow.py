@@ -83,7 +83,15 @@ def _density(
     )
     hist = np.ma.masked_equal(hist.T, 0)
     if hist.count():
-        ax.pcolormesh(xe, ye, hist, cmap="viridis", norm=LogNorm(vmin=1), rasterized=True)
+        ax.imshow(
+            hist,
+            origin="lower",
+            extent=(xe[0], xe[-1], ye[0], ye[-1]),
+            aspect="auto",
+            cmap="viridis",
+            norm=LogNorm(vmin=1),
+            interpolation="nearest",
+        )
     gate = view.gate
     if gate.kind == "polygon":
         poly = np.array(gate.vertices + (gate.vertices[0],))

@@ -13,9 +13,10 @@ sm = snakemake  # noqa: F821
 
 
 def main(log):
+    flow = read_tsv(sm.input.flow)
     tables = build_cohort(
         sm.params.samples,
-        read_tsv(sm.input.flow),
+        flow,
         [read_tsv(p) for p in sm.input.calls],
         [read_tsv(p) for p in sm.input.groups],
         [read_tsv(p) for p in sm.input.expression],
@@ -25,7 +26,9 @@ def main(log):
     for name, table in tables.items():
         write_tsv(sm.output[name], table)
         log.info("%s: %d rows", name, len(table))
-    write_with(sm.output.xlsx, lambda tmp: write_workbook(tmp, tables))
+    # the workbook also carries the QC tables a lab user checks first
+    workbook = {**tables, "flow_qc": flow, "standard_curves": read_tsv(sm.input.curves)}
+    write_with(sm.output.xlsx, lambda tmp: write_workbook(tmp, workbook))
 
 
 run_step(sm.rule, sm.log[0], main)

@@ -400,7 +400,8 @@ def _read_data_set(raw: bytes, start: int, path: str) -> _DataSet:
     where = f"TEXT bytes {start + text_start}-{start + text_end}"
     text, original, notes = _parse_text(raw[start + text_start : start + text_end + 1], path, where)
     # Supplemental TEXT (FCS 3.x): keywords there complete the primary TEXT.
-    s_begin, s_end = _int_kw(text, "$BEGINSTEXT", 0), _int_kw(text, "$ENDSTEXT", 0)
+    s_begin = _int_kw(text, "$BEGINSTEXT", 0, path)
+    s_end = _int_kw(text, "$ENDSTEXT", 0, path)
     if s_begin and s_end > s_begin and start + s_end < len(raw):
         try:
             segment = raw[start + s_begin : start + s_end + 1]
@@ -410,19 +411,23 @@ def _read_data_set(raw: bytes, start: int, path: str) -> _DataSet:
         for k, v in more.items():
             text.setdefault(k, v)
             original.setdefault(k, more_orig[k])
-    nextdata = _int_kw(text, "$NEXTDATA", 0)
+    nextdata = _int_kw(text, "$NEXTDATA", 0, path)
     return _DataSet(
         start, version, text_start, text_end, h_data, text, original, nextdata, tuple(notes)
     )
 
 
-def _int_kw(text: Mapping[str, str], key: str, default: int | None = None) -> int:
+def _int_kw(text: Mapping[str, str], key: str, default: int, path: str) -> int:
+    """An integer keyword (byte offsets): ``default`` when absent or blank; FCSError when
+    the value is not a whole number."""
     value = text.get(key)
     if value is None or value.strip() == "":
-        if default is None:
-            raise KeyError(key)
         return default
-    return int(value.strip())
+    try:
+        return int(value.strip())
+    except ValueError:
+        what = f"{key} is {value.strip()!r}, not a whole number"
+        raise FCSError(path, what, f"keyword {key}") from None
 
 
 def _data_sets(raw: bytes, path: str) -> list[_DataSet]:
@@ -445,6 +450,8 @@ def _data_sets(raw: bytes, path: str) -> list[_DataSet]:
 
 def _load(path: str | Path) -> tuple[str, bytes]:
     p = Path(path)
+    if p.exists() and not p.is_file() and not p.is_dir():  # reading a FIFO would block
+        raise FCSError(str(path), "is not a regular file (a pipe or a device?)")
     try:
         return str(path), p.read_bytes()
     except FileNotFoundError:
@@ -566,6 +573,8 @@ def _layout(ds: _DataSet, path: str) -> _Layout:
             r = float(r_text)
         except ValueError:
             raise FCSError(path, f"$P{i}R {r_text!r} is not a number", f"keyword $P{i}R") from None
+        if not (np.isfinite(r) and r > 0):
+            raise FCSError(path, f"$P{i}R {r_text!r} is not a positive range", f"keyword $P{i}R")
         ranges.append(r)
         range_ints.append(int(np.ceil(r)))
         e_text = t.get(f"$P{i}E", "0,0").strip() or "0,0"
@@ -573,6 +582,10 @@ def _layout(ds: _DataSet, path: str) -> _Layout:
             f1, f2 = (float(x) for x in e_text.split(","))
         except ValueError:
             raise FCSError(path, f"$P{i}E {e_text!r} is not 'f1,f2'", f"keyword $P{i}E") from None
+        if not (np.isfinite(f1) and np.isfinite(f2) and f1 >= 0 and f2 >= 0):
+            raise FCSError(
+                path, f"$P{i}E {e_text!r}: decades and offset must be >= 0", f"keyword $P{i}E"
+            )
         decades.append(f1)
         log_zero.append(f2)
         g_text = t.get(f"$P{i}G", "").strip()
@@ -599,10 +612,7 @@ def _data_offsets(ds: _DataSet, layout: _Layout, raw_len: int, end_of_set: int, 
     if ds.header_data != (0, 0):
         candidates["HEADER"] = (ds.start + ds.header_data[0], ds.start + ds.header_data[1])
     if "$BEGINDATA" in ds.text and "$ENDDATA" in ds.text:
-        try:
-            b, e = _int_kw(ds.text, "$BEGINDATA", 0), _int_kw(ds.text, "$ENDDATA", 0)
-        except ValueError:
-            raise FCSError(path, "$BEGINDATA/$ENDDATA are not numbers", "TEXT") from None
+        b, e = _int_kw(ds.text, "$BEGINDATA", 0, path), _int_kw(ds.text, "$ENDDATA", 0, path)
         if (b, e) != (0, 0):
             candidates["TEXT"] = (ds.start + b, ds.start + e)
     if not candidates:
@@ -717,12 +727,54 @@ def _clean_stream(
     return io.BytesIO(header + text + raw[start : start + need])
 
 
+def _check_int_byte_order(raw: bytes, start: int, layout: _Layout, path: str) -> None:
+    """Refuse integer DATA whose values fit ``$PnR`` only in the other byte order.
+
+    flowio masks integer values at ``$PnR`` rounded up to a power of two; bits above it are
+    flag bits (field notes). Files read in the right byte order have no value above that
+    bound, or flag bits in some events (the Beckman ``.LMD`` data set 2 has them in most);
+    read in the wrong order, most values land above it. So: many values above the bound in
+    the declared order and none in the other order means ``$BYTEORD`` is wrong. Flag bits
+    set in the right order leave values above the bound in both orders, and are kept.
+    A lie that leaves values above the bound in both orders (``$DATATYPE`` I for float
+    data, random DATA) cannot be told from flag bits and is not detected here.
+    """
+    if max(layout.bits) <= 8:
+        return  # single bytes: no byte order
+
+    def n_over(order: str) -> int:
+        dtype = np.dtype([(f"c{i}", f"{order}u{b // 8}") for i, b in enumerate(layout.bits)])
+        events = np.frombuffer(raw, dtype=dtype, count=layout.tot, offset=start)
+        count = 0
+        for i, (bits, r) in enumerate(zip(layout.bits, layout.range_ints, strict=True)):
+            shift = min(max(int(r) - 1, 0).bit_length(), bits)  # bound = 2**shift
+            count += int(np.count_nonzero(events[f"c{i}"] >> np.uint64(shift)))
+        return count
+
+    declared = n_over(layout.order)
+    total = layout.tot * layout.par
+    if declared < max(1, total // 100):
+        return
+    other = ">" if layout.order == "<" else "<"
+    if n_over(other) == 0:
+        said = "little" if layout.order == "<" else "big"
+        fits = "big" if said == "little" else "little"
+        raise FCSError(
+            path,
+            f"{declared} of {total} integer values exceed $PnR when read {said}-endian as "
+            f"$BYTEORD says, none when read {fits}-endian: $BYTEORD is wrong",
+            "keyword $BYTEORD",
+        )
+
+
 def _flowio_decode(raw: bytes, start: int, need: int, layout: _Layout, path: str) -> np.ndarray:
     """Decode DATA with flowio from a clean in-memory data set; return n x p float64."""
     import warnings
 
     import flowio
 
+    if layout.datatype == "I":
+        _check_int_byte_order(raw, start, layout, path)
     stream = _clean_stream(raw, start, need, layout)
     try:
         with warnings.catch_warnings():
@@ -736,16 +788,18 @@ def _flowio_decode(raw: bytes, start: int, need: int, layout: _Layout, path: str
     except Exception as err:  # flowio raises plain exceptions; name the file
         raise FCSError(path, f"flowio could not decode DATA: {err}", "DATA") from None
     if layout.datatype in ("F", "D"):
-        # A float segment read with the wrong byte order (or corrupt) gives NaN/inf or absurd
-        # magnitudes; real instruments stay within a few hundred times $PnR.
+        # A float segment read with the wrong byte order (or corrupt) gives NaN/inf, absurd
+        # magnitudes, or (for integer-valued floats) denormal-sized ones like 1e-39; real
+        # instruments stay within a few hundred times $PnR and never write |x| < 1e-30.
         limit = 1e6 * max(max(layout.ranges), 1.0)
         finite = np.isfinite(out)
-        if not finite.all() or np.abs(out).max() > limit:
-            bad = int((~finite).sum() + (np.abs(np.where(finite, out, 0)) > limit).sum())
+        size = np.abs(np.where(finite, out, 0))
+        bad = int((~finite).sum() + (size > limit).sum() + ((size > 0) & (size < 1e-30)).sum())
+        if bad:
             raise FCSError(
                 path,
-                f"{bad} float value(s) are NaN, infinite or beyond 10^6 x $PnR: wrong $BYTEORD "
-                "or corrupt DATA",
+                f"{bad} float value(s) are NaN, infinite, beyond 10^6 x $PnR or below 1e-30: "
+                "wrong $BYTEORD or corrupt DATA",
                 "DATA",
             )
     if out.shape != (layout.tot, layout.par):
@@ -757,6 +811,21 @@ def _flowio_decode(raw: bytes, start: int, need: int, layout: _Layout, path: str
     return out
 
 
+def _check_finite(values: np.ndarray, layout: _Layout, path: str) -> None:
+    """Scale values must be finite numbers (a log amplification of absurd decades, a gain
+    of NaN ... would otherwise pass as inf/NaN events)."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        column = int(np.flatnonzero(bad.any(axis=0))[0])
+        n = column + 1
+        raise FCSError(
+            path,
+            f"{int(bad.sum())} scale value(s) are NaN or infinite (first in channel "
+            f"{layout.names[column]!r}): check $P{n}E, $P{n}G and $P{n}R",
+            f"keyword $P{n}E/$P{n}G",
+        )
+
+
 def _scale(values: np.ndarray, layout: _Layout, text: Mapping[str, str]) -> tuple[np.ndarray, list]:
     """Channel values -> scale values (see module docstring); in place, returns notes."""
     notes = []
@@ -766,7 +835,10 @@ def _scale(values: np.ndarray, layout: _Layout, text: Mapping[str, str]) -> tupl
         try:
             timestep = float(ts_text)
         except ValueError:
-            notes.append(f"$TIMESTEP {ts_text!r} is not a number; time left unscaled")
+            timestep = float("nan")
+        if not (np.isfinite(timestep) and timestep > 0):
+            notes.append(f"$TIMESTEP {ts_text!r} is not a positive number; time left unscaled")
+            timestep = 1.0
     for i in range(layout.par):
         col = values[:, i]
         is_time = layout.names[i].strip().lower() == "time"
@@ -775,7 +847,8 @@ def _scale(values: np.ndarray, layout: _Layout, text: Mapping[str, str]) -> tupl
                 notes.append(f"$P{i + 1}E log on float data ignored (the standard says 0,0)")
             else:
                 zero = layout.log_zero[i] if layout.log_zero[i] > 0 else 1.0
-                values[:, i] = zero * 10.0 ** (layout.decades[i] * col / layout.ranges[i])
+                with np.errstate(over="ignore"):  # inf is refused by _check_finite
+                    values[:, i] = zero * 10.0 ** (layout.decades[i] * col / layout.ranges[i])
                 continue
         if is_time:
             if timestep != 1.0:
@@ -798,7 +871,7 @@ def parse_spillover(value: str, channels: Sequence[str], path: str = "", keyword
     parts = [p.strip() for p in value.replace("\n", "").split(",")]
     try:
         n = int(float(parts[0]))
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, OverflowError):
         raise FCSError(path, f"{keyword} does not start with a channel count", keyword) from None
     if n < 1 or len(parts) != 1 + n + n * n:
         raise FCSError(
@@ -869,6 +942,7 @@ def read_fcs(path: str | Path, *, dataset: int | None = None, compensate: bool =
     start, need, offset_notes = _data_offsets(ds, layout, len(raw), end_of_set, name)
     values = _flowio_decode(raw, start, need, layout, name)
     values, scale_notes = _scale(values, layout, ds.text)
+    _check_finite(values, layout, name)
 
     spill_key = next((k for k in _SPILL_KEYS if ds.text.get(k, "").strip()), None)
     spill_idx: list[int] = []
@@ -919,6 +993,8 @@ def flowio_view(path: str | Path, *, dataset: int | None = None):
         if len(sets) > 1:
             raise FCSError(name, f"the file holds {len(sets)} data sets; choose one", "$NEXTDATA")
         dataset = 0
+    if not 0 <= dataset < len(sets):
+        raise FCSError(name, f"data set {dataset} requested but the file holds {len(sets)}")
     ds = sets[dataset]
     end_of_set = sets[dataset + 1].start if dataset + 1 < len(sets) else len(raw)
     layout = _layout(ds, name)

@@ -213,6 +213,8 @@ def read_xml_safely(path: str | Path):
     from defusedxml import DefusedXmlException
 
     p = Path(path)
+    if p.exists() and not p.is_file() and not p.is_dir():  # reading a FIFO would block
+        raise GatingError(str(path), "is not a regular file (a pipe or a device?)")
     try:
         data = p.read_bytes()
     except FileNotFoundError:
@@ -254,6 +256,27 @@ def _float(el, ns: str, name: str, path: str) -> float | None:
         return float(value)
     except ValueError:
         raise GatingError(path, f"attribute {name}={value!r} is not a number", el.tag) from None
+
+
+def _number(el, ns: str, name: str, path: str, where: str) -> float:
+    """A required numeric attribute (vertex coordinate, matrix entry ...): GatingError
+    naming the gate when it is missing or not a number."""
+    value = _attr(el, ns, name)
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        what = "missing" if value is None else f"{value!r}, not a number"
+        tag = el.tag.rpartition("}")[2]
+        raise GatingError(path, f"{where}: attribute {name} is {what}", tag) from None
+
+
+def _text_number(el, path: str, where: str) -> float:
+    """A required numeric element text (quadrant divider value)."""
+    try:
+        return float(el.text)
+    except (TypeError, ValueError):
+        what = f"{where}: value {el.text!r} is not a number"
+        raise GatingError(path, what, el.tag.rpartition("}")[2]) from None
 
 
 def _dimension(el, path: str) -> Dimension:
@@ -320,7 +343,12 @@ def _parse_matrix(el, path: str) -> Matrix:
     fluoro, detectors = names("fluorochromes"), names("detectors")
     rows = []
     for spectrum in el.findall(_t("spectrum")):
-        rows.append([float(_attr(c, XF, "value")) for c in spectrum.findall(_t("coefficient"))])
+        rows.append(
+            [
+                _number(c, XF, "value", path, f"spectrumMatrix {mid!r}")
+                for c in spectrum.findall(_t("coefficient"))
+            ]
+        )
     values = np.array(rows, dtype=float)
     if values.shape != (len(fluoro), len(detectors)):
         raise GatingError(path, f"spectrumMatrix {mid!r} is {values.shape}, not square n x n")
@@ -344,7 +372,8 @@ def _parse_gate(el, path: str) -> list[Gate]:
         dims = tuple(_dimension(d, path) for d in el.findall(_g("dimension")))
         vertices = []
         for v in el.findall(_g("vertex")):
-            coords = [float(_attr(c, DT, "value")) for c in v.findall(_g("coordinate"))]
+            where = f"polygon gate {gid!r} vertex"
+            coords = [_number(c, DT, "value", path, where) for c in v.findall(_g("coordinate"))]
             vertices.append(tuple(coords))
         if len(dims) != 2 or len(vertices) < 3 or any(len(v) != 2 for v in vertices):
             raise GatingError(path, f"polygon gate {gid!r}: needs 2 dimensions and >= 3 vertices")
@@ -356,12 +385,15 @@ def _parse_gate(el, path: str) -> list[Gate]:
         d2_el = el.find(_g("distanceSquare"))
         if mean_el is None or cov_el is None or d2_el is None:
             raise GatingError(path, f"ellipsoid gate {gid!r}: needs mean, covariance, distance")
-        mean = tuple(float(_attr(c, DT, "value")) for c in mean_el.findall(_g("coordinate")))
+        where = f"ellipsoid gate {gid!r}"
+        mean = tuple(
+            _number(c, DT, "value", path, where) for c in mean_el.findall(_g("coordinate"))
+        )
         cov = tuple(
-            tuple(float(_attr(e, DT, "value")) for e in row.findall(_g("entry")))
+            tuple(_number(e, DT, "value", path, where) for e in row.findall(_g("entry")))
             for row in cov_el.findall(_g("row"))
         )
-        d2 = float(_attr(d2_el, DT, "value"))
+        d2 = _number(d2_el, DT, "value", path, where)
         if len(dims) < 2 or len(mean) != len(dims) or len(cov) != len(dims):
             raise GatingError(path, f"ellipsoid gate {gid!r}: dimensions, mean, covariance differ")
         return [Gate(gid, parent, "ellipsoid", dims, mean=mean, covariance=cov, distance_square=d2)]
@@ -377,14 +409,16 @@ def _parse_gate(el, path: str) -> list[Gate]:
                 _attr(div, GML, "compensation-ref"),
                 _attr(div, GML, "transformation-ref"),
             )
-            dividers[did] = (dim, [float(v.text) for v in div.findall(_g("value"))])
+            where = f"quadrant gate {gid!r} divider {did!r}"
+            values = [_text_number(v, path, where) for v in div.findall(_g("value"))]
+            dividers[did] = (dim, values)
         out = []
         for quad in el.findall(_g("Quadrant")):
             qid = _attr(quad, GML, "id")
             dims, bounds = [], []
             for pos in quad.findall(_g("position")):
                 ref = _attr(pos, GML, "divider_ref")
-                location = float(_attr(pos, GML, "location"))
+                location = _number(pos, GML, "location", path, f"quadrant {qid!r}")
                 if ref not in dividers:
                     raise GatingError(path, f"quadrant {qid!r} refers to unknown divider {ref!r}")
                 dim, values = dividers[ref]
@@ -519,7 +553,8 @@ def load_strategy(path: str | Path) -> Strategy:
             return strategy
     if tag == "Workspace":
         version = root.get("flowJoVersion", "")
-        if not version or int(version.split(".")[0]) < 10:
+        major = version.split(".")[0].strip()
+        if not major.isdigit() or int(major) < 10:
             raise GatingError(name, f"FlowJo workspace version {version!r}; 10 or later is read")
         names = tuple(sorted({n.get("name") for n in root.iter("SampleNode") if n.get("name")}))
         return Strategy(name, "flowjo", {}, {}, {}, engine="flowkit", sample_ids=names)

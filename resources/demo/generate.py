@@ -46,13 +46,17 @@ LAST = ["Kowalska", "Petrov", "Novak", "Sokolova", "Volkov", "Horvath", "Lebedev
 
 
 def identity(index: int) -> dict[str, str]:
-    """Identifying keyword values a real sort file would carry (all invented)."""
-    name = f"{FIRST[index % len(FIRST)]} {LAST[(index * 3) % len(LAST)]}"
+    """Identifying FCS keywords a real sort file carries (all invented), for the privacy
+    tests: none of these values may reach a result or the report."""
+    first, last = FIRST[index % len(FIRST)], LAST[(index * 3) % len(LAST)]
     return {
-        "name": name,
-        "record": f"MRN-{731000 + 17 * index}",
-        "operator": "J. Doe",
-        "date": f"{(index % 27) + 1:02d}-MAR-2009",
+        "$FIL": f"{last}_{first}_BM_sort.fcs",
+        "$SRC": f"{last}, {first}",
+        "PATIENT NAME": f"{first} {last}",
+        "PATIENT ID": f"MRN-{731000 + 17 * index}",
+        "$OP": "J. Doe",
+        "$INST": "Childrens Hospital Flow Lab",
+        "$DATE": f"{(index % 27) + 1:02d}-MAR-2009",
     }
 
 

@@ -51,6 +51,7 @@ import csv
 import math
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -157,7 +158,7 @@ def parse_number(text: Any, decimal_comma: bool = False) -> float:
 def _decode(raw: bytes) -> str:
     """Decode an export: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return raw.decode("utf-16")
+        return raw.decode("utf-16", errors="replace")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -214,7 +215,10 @@ def _find_header(lines: Sequence[str]) -> tuple[int, str] | None:
     """Index and delimiter of the first line holding a ``Well`` field."""
     for index, line in enumerate(lines):
         delim = _sniff_delimiter(line)
-        fields = next(csv.reader([line], delimiter=delim), [])
+        try:
+            fields = next(csv.reader([line], delimiter=delim), [])
+        except csv.Error:  # e.g. a field over csv's size limit: not a header line
+            continue
         if any(_norm_header(f) == "well" for f in fields):
             return index, delim
     return None
@@ -230,11 +234,16 @@ def _read_text_table(path: Path, text: str) -> _Table:
     reader = csv.reader(lines[start:], delimiter=delim)
     header = [h.strip() for h in next(reader)]
     rows: list[tuple[int, list[str]]] = []
-    for offset, fields in enumerate(reader):
-        if not fields or all(not f.strip() for f in fields):
-            continue
-        fields = [f.strip() for f in fields] + [""] * max(0, len(header) - len(fields))
-        rows.append((start + 2 + offset, fields))
+    try:
+        for fields in reader:
+            if not fields or all(not f.strip() for f in fields):
+                continue
+            fields = [f.strip() for f in fields] + [""] * max(0, len(header) - len(fields))
+            rows.append((start + reader.line_num, fields))
+    except csv.Error as exc:  # an unclosed quote swallowing the rest of the file, ...
+        raise QPCRFormatError(
+            path, f"cannot split the table ({exc})", f"line {start + reader.line_num}"
+        ) from None
     return _Table(header, rows)
 
 
@@ -394,6 +403,26 @@ def _num(
         raise QPCRFormatError(path, what, f"line {line}, well {well}, column {column!r}") from exc
 
 
+def _identifier_regex(settings: Mapping[str, Any]) -> re.Pattern[str]:
+    """``settings["identifier_regex"]`` compiled; QPCRFormatError (a config problem) when it
+    is not a regular expression or lacks the named groups ``target`` and ``sample``."""
+    text = settings.get("identifier_regex") or DEFAULT_IDENTIFIER_REGEX
+    try:
+        regex = re.compile(text)
+    except re.error as exc:
+        raise QPCRFormatError(
+            None, f"{text!r} is not a regular expression ({exc})", "config qpcr.identifier_regex"
+        ) from None
+    missing = [g for g in ("target", "sample") if g not in regex.groupindex]
+    if missing:
+        raise QPCRFormatError(
+            None,
+            f"{text!r} lacks the named group(s) {', '.join(missing)} (write (?P<target>...))",
+            "config qpcr.identifier_regex",
+        )
+    return regex
+
+
 def _split_identifier(identifier: str, regex: re.Pattern[str]) -> tuple[str, str] | None:
     m = regex.match(identifier)
     if not m:
@@ -415,7 +444,7 @@ def _read_icycler(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any
     )
     c_sq = table.col(*_SQ_NAMES)
     c_fluor = table.col("fluor", "dye", "reporter")
-    regex = re.compile(settings.get("identifier_regex") or DEFAULT_IDENTIFIER_REGEX)
+    regex = _identifier_regex(settings)
     dec = _detect_decimal_comma(table, [cols["Threshold Cycle (Ct)"], c_sq])
     out = []
     for line, f in table.rows:
@@ -579,7 +608,8 @@ def _rdml_xml(path: Path) -> tuple[bytes, str]:
             if info.file_size > 500 * 1024 * 1024:
                 raise QPCRFormatError(path, f"zip member {info.filename!r} is implausibly large")
             return zf.read(info), info.filename
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        # corrupt directory or member data, unsupported compression, encrypted member
         raise QPCRFormatError(path, f"not a readable zip archive ({exc})") from exc
 
 
@@ -632,9 +662,11 @@ def _read_rdml(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
         qty: dict[str | None, float] = {}
         for q in _children(s, "quantity"):
             try:
-                qty[q.get("targetId")] = float(_text(_child(q, "value")))
-            except ValueError:
-                pass
+                value = parse_number(_text(_child(q, "value")))
+            except ValueError:  # not a number or infinite: no quantity
+                continue
+            if not math.isnan(value):
+                qty[q.get("targetId")] = value
         samples[sid] = {"types": types, "quantity": qty}
     targets_dye: dict[str, str] = {}
     for t in _children(root, "target"):
@@ -653,10 +685,20 @@ def _read_rdml(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
                 except ValueError:
                     ncols = 12
             run_where = f"experiment {exp.get('id')!r}, run {run.get('id')!r}"
+            if ncols < 1:
+                raise QPCRFormatError(
+                    path, f"<pcrFormat><columns> is {ncols}; a plate has at least one", run_where
+                )
             for react in _children(run, "react"):
                 rid = react.get("id", "")
                 if rid.isdigit():
                     n = int(rid) - 1
+                    if not 0 <= n < 26 * ncols:  # rows A-Z
+                        raise QPCRFormatError(
+                            path,
+                            f"react id {rid} is outside a plate of {ncols} columns and rows A-Z",
+                            run_where,
+                        )
                     well = f"{chr(65 + n // ncols)}{n % ncols + 1:02d}"
                 else:
                     well = normalise_well(rid, path, f"{run_where}, react id {rid!r}")
@@ -686,7 +728,7 @@ def _read_rdml(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
                     dq = _child(d, "quantity")
                     if (q is None or math.isnan(q)) and dq is not None:
                         try:
-                            q = float(_text(_child(dq, "value")))
+                            q = parse_number(_text(_child(dq, "value")))
                         except ValueError:
                             q = math.nan
                     excl = _child(d, "excl")
@@ -807,7 +849,8 @@ def read_plate(
 
     path = Path(path)
     if not path.is_file():
-        raise QPCRFormatError(path, "the qPCR export does not exist")
+        what = "is not a regular file" if path.exists() else "does not exist"
+        raise QPCRFormatError(path, f"the qPCR export {what}")
     fmt = (fmt or "").strip().lower() or detect_format(path)
     if fmt not in _READERS:
         raise QPCRFormatError(
@@ -824,6 +867,9 @@ def read_plate(
     aliases = _settings_aliases(settings)
     for rec in records:
         rec["target"] = aliases.get(rec["target"].lower(), rec["target"])
+        if rec["ct"] < 0:  # RDML's -1 "no Cq" is already NaN; elsewhere it is corrupt
+            where = f"line {rec['_line']}, well {rec['well']}" if fmt != "rdml" else rec["_line"]
+            raise QPCRFormatError(path, f"Ct {rec['ct']:g} is negative", where)
         if not math.isnan(rec["ct"]) and rec["ct"] >= ct_max:
             rec["ct"] = math.nan
     known_targets = {r["target"] for r in records if r["role"] in ("standard", "unknown")}

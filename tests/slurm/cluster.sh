@@ -10,7 +10,8 @@
 #
 # Environment:
 #   SORTPCR_SLURM_DIR   the private folder (default: ${TMPDIR:-/tmp}/sortpcr-slurm)
-#   SORTPCR_SLURM_PORT  slurmctld port; slurmd uses the next one (default: 6817)
+#   SORTPCR_SLURM_PORT  slurmctld port; slurmd uses the next one (default: the first free
+#                       pair among 6817, 6827, ..., 6907 on 127.0.0.1)
 #
 # After `start`, clients need `SLURM_CONF=$SORTPCR_SLURM_DIR/etc/slurm.conf` (and, for the
 # executor plugin, $SORTPCR_SLURM_DIR/bin first on PATH); `start` writes both to
@@ -18,11 +19,12 @@
 set -euo pipefail
 
 SLURM_DIR=${SORTPCR_SLURM_DIR:-${TMPDIR:-/tmp}/sortpcr-slurm}
-PORT=${SORTPCR_SLURM_PORT:-6817}
+PORT=${SORTPCR_SLURM_PORT:-}
 PARTITION=debug
 # The plugin's squeue status mode only works while finished jobs are still listed, i.e. for
-# MinJobAge seconds after they end; the plugin wants >= 3 x its first-poll delay.
-MIN_JOB_AGE=300
+# MinJobAge seconds after they end; the plugin wants >= 3 x its first-poll delay. An hour,
+# so that the test can still list every job of a run at its end.
+MIN_JOB_AGE=3600
 DAEMONS=(munged slurmctld slurmd)
 
 log() { printf 'cluster.sh: %s\n' "$*" >&2; }
@@ -74,6 +76,23 @@ live_pid() {
     # Guard against PID reuse: the process must still run our binary.
     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$name" || return 1
     echo "$pid"
+}
+
+port_in_use() {
+    # Something answers on 127.0.0.1:$1 (a closed port refuses at once).
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+pick_port() {
+    [[ -n $PORT ]] && return 0
+    local p
+    for ((p = 6817; p <= 6907; p += 10)); do
+        if ! port_in_use "$p" && ! port_in_use $((p + 1)); then
+            PORT=$p
+            return 0
+        fi
+    done
+    die "no free port pair between 6817 and 6908 on 127.0.0.1"
 }
 
 write_config() {
@@ -185,6 +204,7 @@ cmd_start() {
     ensure_packages
     local t0=$SECONDS
     rm -rf "$SLURM_DIR"
+    pick_port
     write_config
     export SLURM_CONF="$SLURM_DIR/etc/slurm.conf"
 

@@ -1,0 +1,103 @@
+"""The demo cohort on a real SLURM: a private single-node cluster (slurmctld + slurmd + munged
+on 127.0.0.1, started and stopped by tests/slurm/cluster.sh), the workflow run through
+snakemake-executor-plugin-slurm with the shipped profile, every result table compared byte for
+byte with a local run (tests/slurm/run_demo.sh does all of it).
+
+Runs where the cluster can be built: Linux, as root, with apt-get (CI and the development
+machine); skipped elsewhere, or when SORTPCR_SKIP_SLURM=1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ROOT / "tests" / "slurm"
+#: the whole script (plugin install, cluster start, SLURM run); the local run is shared with
+#: the e2e tests through the demo_run fixture
+TIMEOUT_S = 2400
+
+pytestmark = pytest.mark.e2e
+
+
+def _why_not() -> str | None:
+    """Why a real SLURM cannot be started here, or None when it can."""
+    if os.environ.get("SORTPCR_SKIP_SLURM") == "1":
+        return "SORTPCR_SKIP_SLURM=1"
+    if not sys.platform.startswith("linux"):
+        return f"needs Linux (this is {sys.platform})"
+    if os.geteuid() != 0:
+        return "needs root to start munged, slurmctld and slurmd"
+    have_slurm = all(shutil.which(t) for t in ("slurmctld", "slurmd", "munged", "sbatch"))
+    if not have_slurm and not shutil.which("apt-get"):
+        return "SLURM is not installed and apt-get is not available to install it"
+    return None
+
+
+def _stop_cluster(slurm_dir: Path) -> None:
+    """Stop the daemons by the PIDs cluster.sh recorded (a no-op if already stopped)."""
+    subprocess.run(
+        ["bash", str(SCRIPTS / "cluster.sh"), "stop"],
+        env=dict(os.environ, SORTPCR_SLURM_DIR=str(slurm_dir)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_demo_on_slurm_matches_local_run(demo_run: Path, tmp_path: Path) -> None:
+    reason = _why_not()
+    if reason:
+        pytest.skip(reason)
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    env.pop("PYTHONPATH", None)
+    # run_demo.sh makes its work folder (and the cluster's, `<work>/slurm`) under TMPDIR.
+    process = subprocess.Popen(
+        ["bash", str(SCRIPTS / "run_demo.sh"), "--local-run", str(demo_run)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        # The script's own trap stops the cluster on SIGTERM; SIGKILL the rest afterwards.
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            output, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+        pytest.fail(f"run_demo.sh did not finish in {TIMEOUT_S} s:\n{output[-6000:]}")
+    finally:
+        # Whatever happened, no daemon outlives the test.
+        for slurm_dir in tmp_path.glob("sortpcr-slurm-demo.*/slurm"):
+            _stop_cluster(slurm_dir)
+
+    assert process.returncode == 0, f"run_demo.sh failed ({process.returncode}):\n{output[-8000:]}"
+
+    # Snakemake handed jobs to SLURM, and SLURM itself ran each of them to completion.
+    submitted = re.search(r"^SLURM job IDs submitted by Snakemake: ([\d ]*)$", output, re.M)
+    assert submitted, output[-4000:]
+    job_ids = submitted.group(1).split()
+    assert len(job_ids) >= 3, output[-4000:]
+    states = dict(re.findall(r"^\s+(\d+)\|([A-Z_]+)\|", output, re.M))
+    for job_id in job_ids:
+        assert states.get(job_id) == "COMPLETED", f"SLURM job {job_id}: {states.get(job_id)}"
+    # Grouping: far fewer SLURM jobs than Snakemake jobs (one per patient / plate chain).
+    summary = re.search(r"^compared (\d+) tables: (\d+) identical$", output, re.M)
+    assert summary, output[-4000:]
+    assert summary.group(1) == summary.group(2)
+    assert int(summary.group(1)) > 0

@@ -97,12 +97,9 @@ rule provenance:
         units=config["units"],
         plates=config["plates"],
         raw=sorted(
-            set(SHEETS.samples["presort_fcs"])
-            | set(SHEETS.units["sorted_fcs"])
+            set(all_flow_inputs())
             | set(SHEETS.plates["path"])
             | {p for p in SHEETS.plates["layout"] if p}
-            | {p for p in SHEETS.samples["gating"] if p}
-            | {config["gating"]["strategy"]}
         ),
     output:
         inputs=report(
@@ -111,8 +108,18 @@ rule provenance:
             category="Provenance",
             labels={"table": "raw inputs (SHA-256)"},
         ),
-        software="results/provenance/software.tsv",
-        config="results/provenance/config.yaml",
+        software=report(
+            "results/provenance/software.tsv",
+            caption="../resources/report/provenance.rst",
+            category="Provenance",
+            labels={"table": "software versions"},
+        ),
+        config=report(
+            "results/provenance/config.yaml",
+            caption="../resources/report/provenance.rst",
+            category="Provenance",
+            labels={"table": "effective configuration"},
+        ),
     log:
         "logs/provenance.log",
     benchmark:

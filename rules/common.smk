@@ -50,6 +50,13 @@ def flow_inputs(wildcards):
     }
 
 
+def all_flow_inputs():
+    """Every raw FCS file and strategy of the cohort (sorted, unique)."""
+    files = set(SHEETS.samples["presort_fcs"]) | set(SHEETS.units["sorted_fcs"])
+    files |= {p for p in SHEETS.samples["gating"] if p} | {config["gating"]["strategy"]}
+    return sorted(files)
+
+
 def flow_labels(patient):
     """File labels for results: the paths as written in the sheets (never FCS keywords)."""
     units = SHEETS.patient_units(patient)

@@ -36,7 +36,9 @@ rule gate_patient:
 
 rule flow_table:
     input:
-        expand("results/flow/{patient}.tsv", patient=PATIENTS),
+        tables=expand("results/flow/{patient}.tsv", patient=PATIENTS),
+        # raw files too: see rule pair
+        raw=all_flow_inputs(),
     output:
         report(
             "results/qc/flow.tsv",

@@ -29,7 +29,10 @@ rule read_plate:
 
 rule fit_curves:
     input:
-        "results/qpcr/{plate}/wells.tsv",
+        wells="results/qpcr/{plate}/wells.tsv",
+        # the raw export too: Snakemake ignores a missing intermediate (wells.tsv removed
+        # after a failed read_plate) when later outputs exist, which would leave them stale
+        raw=lambda wildcards: list(plate_inputs(wildcards).values()),
     output:
         "results/qpcr/{plate}/curves.tsv",
     log:
@@ -53,6 +56,7 @@ rule quantify:
     input:
         wells="results/qpcr/{plate}/wells.tsv",
         curves="results/qpcr/{plate}/curves.tsv",
+        raw=lambda wildcards: list(plate_inputs(wildcards).values()),
     output:
         quantities="results/qpcr/{plate}/quantities.tsv",
         wells_qc="results/qpcr/{plate}/wells_qc.tsv",
@@ -82,7 +86,7 @@ rule quantify:
 
 rule curves_table:
     input:
-        expand("results/qpcr/{plate}/curves.tsv", plate=PLATES),
+        tables=expand("results/qpcr/{plate}/curves.tsv", plate=PLATES),
     output:
         report(
             "results/qpcr/standard_curves.tsv",

@@ -12,5 +12,5 @@ sm = snakemake  # noqa: F821
 run_step(
     sm.rule,
     sm.log[0] if sm.log else None,
-    lambda log: concat_tsv(list(sm.input), sm.output[0]),
+    lambda log: concat_tsv(list(sm.input.tables), sm.output[0]),
 )

@@ -13,7 +13,7 @@ sm = snakemake  # noqa: F821
 
 
 def main(log):
-    curves, decisions = fit_curves(read_tsv(sm.input[0]), sm.params.qpcr)
+    curves, decisions = fit_curves(read_tsv(sm.input.wells), sm.params.qpcr)
     for line in decisions:
         log.info(line)
     write_tsv(sm.output[0], curves)

@@ -18,7 +18,13 @@ matrix. What we check and decide ourselves:
 * encodings: ``$DATATYPE`` I (8/16/32-bit, mixed widths allowed), F (32-bit), D (64-bit);
   ``$BYTEORD`` little or big endian; anything else (24-bit or 10-bit packed integers,
   ASCII, PDP byte orders, histogram modes) is refused;
-* zero events, truncated files, files that are not FCS.
+* zero events, truncated files, files that are not FCS, paths that are not regular files
+  (a FIFO would block the read);
+* values: ``$PnR`` must be a positive number and ``$PnE`` non-negative; integer DATA whose
+  values exceed ``$PnR`` in the declared byte order but in none of the other is a wrong
+  ``$BYTEORD``; float DATA holding NaN, infinities, values beyond 10^6 x ``$PnR`` or
+  denormal-sized ones (below 1e-30: whole-number floats read in the wrong byte order) are
+  refused; scale values must be finite.
 
 flowio is then handed a clean in-memory copy of the data set (our offsets, only the
 keywords needed to decode: no names, no identifying text) and returns the integer or float

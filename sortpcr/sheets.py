@@ -150,6 +150,9 @@ def read_sheet(path: str | Path, kind: str, problems: list[str]) -> pd.DataFrame
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
         problems.append(f"{path}: not a readable tab-separated sheet ({error})")
         return None
+    if not isinstance(table.index, pd.RangeIndex):  # pandas made the first column an index
+        problems.append(f"{path}: a data row has more fields than the header (line 1)")
+        return None
     table.columns = [str(c).strip() for c in table.columns]
     table = table.apply(lambda col: col.str.strip())
     expected = COLUMNS[kind]
@@ -232,8 +235,13 @@ def cross_check(
     needed = {"patient", "fraction", "plate", "sorted_fcs"}
     if not needed <= set(units.columns):
         return problems
-    known_patients = set(samples["patient"]) if samples is not None else None
-    known_plates = set(plates["plate"]) if plates is not None else None
+    # a sheet without its ID column is already reported (missing column)
+    known_patients = None
+    if samples is not None and "patient" in samples.columns:
+        known_patients = set(samples["patient"])
+    known_plates = None
+    if plates is not None and "plate" in plates.columns:
+        known_plates = set(plates["plate"])
     for index, row in units.iterrows():
         where = f"{paths['units']}, line {index + 2}"
         if known_patients is not None and row["patient"] not in known_patients:

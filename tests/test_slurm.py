@@ -96,7 +96,12 @@ def test_demo_on_slurm_matches_local_run(demo_run: Path, tmp_path: Path) -> None
     states = dict(re.findall(r"^\s+(\d+)\|([A-Z_]+)\|", output, re.M))
     for job_id in job_ids:
         assert states.get(job_id) == "COMPLETED", f"SLURM job {job_id}: {states.get(job_id)}"
-    # Grouping: far fewer SLURM jobs than Snakemake jobs (one per patient / plate chain).
+    # Grouping: fewer SLURM jobs than Snakemake jobs (one per patient chain, per plate chain).
+    steps = re.search(r"^Snakemake jobs: (\d+) ", output, re.M)
+    assert steps, output[-4000:]
+    assert len(job_ids) < int(steps.group(1))
+
+    # And the results are the local run's, table for table.
     summary = re.search(r"^compared (\d+) tables: (\d+) identical$", output, re.M)
     assert summary, output[-4000:]
     assert summary.group(1) == summary.group(2)

@@ -287,7 +287,8 @@ def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str 
     a_text.text(0.0, 1.0, "\n".join(wrapped), va="top", ha="left", fontsize=7.5, wrap=True,
                 family="monospace", transform=a_text.transAxes)  # fmt: skip
 
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    # fixed margins: tight_layout would cost a whole extra draw (~0.5 s per patient job)
+    fig.subplots_adjust(left=0.075, right=0.985, bottom=0.07, top=0.88, wspace=0.32, hspace=0.34)
 
     def save(tmp: Path) -> None:
         fig.savefig(tmp, format="png", metadata={"Software": None})

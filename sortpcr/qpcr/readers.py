@@ -309,6 +309,10 @@ def detect_format(path: str | Path) -> str:
         head = path.read_bytes()[:65536]
     except OSError as exc:
         raise QPCRFormatError(path, f"cannot read the file ({exc.strerror})") from exc
+    if head[:4] == b"PK\x03\x04" and not zipfile.is_zipfile(path):
+        raise QPCRFormatError(
+            path, "starts like a zip archive (xlsx or RDML) but is not a readable one (truncated?)"
+        )
     if head[:2] == b"PK" and zipfile.is_zipfile(path):
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             table = _read_xlsx_table(path)

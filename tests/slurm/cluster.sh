@@ -17,6 +17,8 @@
 # executor plugin, $SORTPCR_SLURM_DIR/bin first on PATH); `start` writes both to
 # $SORTPCR_SLURM_DIR/env.sh for callers to source.
 set -euo pipefail
+# The daemons live in /usr/sbin, which a non-login shell may lack.
+PATH=$PATH:/usr/sbin:/sbin
 
 SLURM_DIR=${SORTPCR_SLURM_DIR:-${TMPDIR:-/tmp}/sortpcr-slurm}
 PORT=${SORTPCR_SLURM_PORT:-}
@@ -54,9 +56,10 @@ ensure_packages() {
     fi
     local rc=0
     {
-        apt-get update -qq &&
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-                slurm-wlm munge
+        # Wait for a dpkg lock held by another install rather than fail at once.
+        apt-get -o DPkg::Lock::Timeout=300 update -qq &&
+            DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install \
+                -y -qq --no-install-recommends slurm-wlm munge
     } >"${TMPDIR:-/tmp}/sortpcr-slurm-apt.log" 2>&1 || rc=$?
     [[ $added_policy -eq 1 ]] && rm -f "$policy"
     if [[ $rc -ne 0 ]]; then
@@ -212,7 +215,8 @@ cmd_start() {
     mungekey --create --keyfile="$SLURM_DIR/munge/munge.key" 2>/dev/null ||
         dd if=/dev/urandom of="$SLURM_DIR/munge/munge.key" bs=1024 count=1 status=none
     chmod 400 "$SLURM_DIR/munge/munge.key"
-    # --force: munged refuses to run as root otherwise.
+    # --force: munged wants its socket reachable by every user and refuses a socket in a
+    # folder only root may enter; here root is the only user, so accept that.
     start_daemon munged munged --foreground --force \
         --socket="$SLURM_DIR/munge/munge.socket" \
         --key-file="$SLURM_DIR/munge/munge.key" \

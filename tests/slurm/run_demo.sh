@@ -178,7 +178,10 @@ N_COMPLETED=$(grep -c '|COMPLETED|' "$WORK/squeue.txt" || true)
 echo "squeue (jobid|state|time|cpus|memory|comment):"
 sed 's/^/  /' "$WORK/squeue.txt"
 echo "SLURM job IDs submitted by Snakemake: $SUBMITTED"
+STEPS=$(grep -oE '[0-9]+ of [0-9]+ steps \(100%\) done' "$WORK/slurm.log" | tail -n 1 |
+    awk '{print $3}')
 echo "SLURM jobs: $N_SUBMITTED submitted, $N_COMPLETED COMPLETED per squeue"
+echo "Snakemake jobs: ${STEPS:-unknown} (grouped into the SLURM jobs above)"
 
 if [[ $slurm_rc -ne 0 ]]; then
     tail -n 60 "$WORK/slurm.log" >&2

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sortpcr.qpcr.quantify import QUANTITY_COLUMNS
+
 #: Columns of the pairs table, in order.
 PAIR_COLUMNS: list[str] = [
     "patient",
@@ -43,19 +45,8 @@ PAIR_COLUMNS: list[str] = [
     "pct_cd34pos",
 ]
 
-_QUANTITY_COLUMNS = [
-    "unit",
-    "n_wells",
-    "n_used",
-    "ct_mean",
-    "ct_sd",
-    "quantity",
-    "log10_quantity",
-    "log10_quantity_se",
-    "status",
-    "flags",
-    "reason",
-]
+#: the per-sample columns of quantities.tsv carried into each pair row
+_QUANTITY_COLUMNS = [c for c in QUANTITY_COLUMNS if c not in ("plate", "target", "sample")]
 
 SORTED_FRACTIONS: tuple[str, ...] = ("CD34pos", "CD34neg")
 

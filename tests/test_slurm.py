@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -58,9 +59,10 @@ def test_demo_on_slurm_matches_local_run(demo_run: Path, tmp_path: Path) -> None
     reason = _why_not()
     if reason:
         pytest.skip(reason)
-    env = dict(os.environ, TMPDIR=str(tmp_path))
+    # The cluster's folder holds Unix sockets (paths <= 108 bytes): short, directly in /tmp.
+    slurm_dir = Path(tempfile.mkdtemp(prefix="sortpcr-slurm.", dir="/tmp"))
+    env = dict(os.environ, TMPDIR=str(tmp_path), SORTPCR_SLURM_DIR=str(slurm_dir))
     env.pop("PYTHONPATH", None)
-    # run_demo.sh makes its work folder (and the cluster's, `<work>/slurm`) under TMPDIR.
     process = subprocess.Popen(
         ["bash", str(SCRIPTS / "run_demo.sh"), "--local-run", str(demo_run)],
         cwd=ROOT,
@@ -82,9 +84,10 @@ def test_demo_on_slurm_matches_local_run(demo_run: Path, tmp_path: Path) -> None
             output, _ = process.communicate()
         pytest.fail(f"run_demo.sh did not finish in {TIMEOUT_S} s:\n{output[-6000:]}")
     finally:
-        # Whatever happened, no daemon outlives the test.
-        for slurm_dir in tmp_path.glob("sortpcr-slurm-demo.*/slurm"):
-            _stop_cluster(slurm_dir)
+        # Whatever happened, no daemon outlives the test (run_demo.sh's own trap normally
+        # stopped them already; this is a no-op then).
+        _stop_cluster(slurm_dir)
+        shutil.rmtree(slurm_dir, ignore_errors=True)
 
     assert process.returncode == 0, f"run_demo.sh failed ({process.returncode}):\n{output[-8000:]}"
 

@@ -95,6 +95,13 @@ def expression_plates(patients: list[str]) -> list[tuple[str, list[str], int]]:
     return plates
 
 
+def plate_seed(seed: int, plate: str) -> int:
+    """Seed of one plate's simulation, from the plate's number (EXPRnn: seed + 999 + nn,
+    FUSnn: seed + 5000 + nn)."""
+    number = int(plate[-2:])
+    return seed + (999 + number if plate.startswith("EXPR") else 5000 + number)
+
+
 def sample_name(patient: str, fraction: str) -> str:
     """The name the lab typed on the plate (e.g. ``P01pos``)."""
     return f"{patient}{FRACTION_SAMPLE[fraction]}"
@@ -143,34 +150,17 @@ def generate(
             ]
         )
 
-    for number, (plate, members, replicates) in enumerate(expression_plates(patients)):
-        samples = {
-            sample_name(p, f): {t: truth[p][f]["relative"][t] for t in EXPRESSION_TARGETS}
-            for p in members
-            for f in FRACTION_SAMPLE
-        }
-        path = qpcr_dir / f"{plate}.csv"
-        qpcr_sim.write_icycler_plate(
-            path,
-            plate=plate,
-            targets=EXPRESSION_TARGETS,
-            standards={t: IM9_STANDARDS for t in EXPRESSION_TARGETS},
-            samples=samples,
-            unit="relative",
-            replicates=replicates,
-            seed=seed + 1000 + number,
-        )
-        plate_rows.append([plate, f"{rel}/qpcr/{path.name}", "icycler"])
-        for p in members:
-            for f in FRACTION_SAMPLE:
-                unit_rows.append([p, f, f"{rel}/fcs/{p}_{f}.fcs", plate, sample_name(p, f)])
-
     fusion_patients = [r["patient"] for r in specs if r["fusion"] == "TEL-AML1"]
-    for number, start in enumerate(range(0, len(fusion_patients), 8), start=1):
-        members = fusion_patients[start : start + 8]
-        plate = f"FUS{number:02d}"
+    plans = [
+        (plate, members, replicates, "relative", {t: IM9_STANDARDS for t in EXPRESSION_TARGETS})
+        for plate, members, replicates in expression_plates(patients)
+    ] + [
+        (f"FUS{n:02d}", fusion_patients[start : start + 8], 2, "copies", FUSION_STANDARDS)
+        for n, start in enumerate(range(0, len(fusion_patients), 8), start=1)
+    ]
+    for number, (plate, members, replicates, unit, standards) in enumerate(plans):
         samples = {
-            sample_name(p, f): {t: truth[p][f]["copies"][t] for t in FUSION_STANDARDS}
+            sample_name(p, f): {t: truth[p][f][unit][t] for t in standards}
             for p in members
             for f in FRACTION_SAMPLE
         }
@@ -178,12 +168,12 @@ def generate(
         qpcr_sim.write_icycler_plate(
             path,
             plate=plate,
-            targets=list(FUSION_STANDARDS),
-            standards=FUSION_STANDARDS,
+            targets=list(standards),
+            standards=standards,
             samples=samples,
-            unit="copies",
-            replicates=2,
-            seed=seed + 5000 + number,
+            unit=unit,
+            replicates=replicates,
+            seed=plate_seed(seed, plate),
         )
         plate_rows.append([plate, f"{rel}/qpcr/{path.name}", "icycler"])
         for p in members:

@@ -9,7 +9,7 @@
 #   tests/slurm/cluster.sh status  print the PIDs and `sinfo`
 #
 # Environment:
-#   SORTPCR_SLURM_DIR   the private folder (default: ${TMPDIR:-/tmp}/sortpcr-slurm)
+#   SORTPCR_SLURM_DIR   the private folder, at most 60 bytes long (default: /tmp/sortpcr-slurm)
 #   SORTPCR_SLURM_PORT  slurmctld port; slurmd uses the next one (default: the first free
 #                       pair among 6817, 6827, ..., 6907 on 127.0.0.1)
 #
@@ -20,7 +20,7 @@ set -euo pipefail
 # The daemons live in /usr/sbin, which a non-login shell may lack.
 PATH=$PATH:/usr/sbin:/sbin
 
-SLURM_DIR=${SORTPCR_SLURM_DIR:-${TMPDIR:-/tmp}/sortpcr-slurm}
+SLURM_DIR=${SORTPCR_SLURM_DIR:-/tmp/sortpcr-slurm}
 PORT=${SORTPCR_SLURM_PORT:-}
 PARTITION=debug
 # The plugin's squeue status mode only works while finished jobs are still listed, i.e. for
@@ -54,18 +54,21 @@ ensure_packages() {
         chmod 755 "$policy"
         added_policy=1
     fi
-    local rc=0
+    local rc=0 aptlog
+    aptlog=$(mktemp)
     {
         # Wait for a dpkg lock held by another install rather than fail at once.
         apt-get -o DPkg::Lock::Timeout=300 update -qq &&
             DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install \
                 -y -qq --no-install-recommends slurm-wlm munge
-    } >"${TMPDIR:-/tmp}/sortpcr-slurm-apt.log" 2>&1 || rc=$?
+    } >"$aptlog" 2>&1 || rc=$?
     [[ $added_policy -eq 1 ]] && rm -f "$policy"
     if [[ $rc -ne 0 ]]; then
-        tail -n 20 "${TMPDIR:-/tmp}/sortpcr-slurm-apt.log" >&2
+        tail -n 20 "$aptlog" >&2
+        rm -f "$aptlog"
         die "apt-get install slurm-wlm munge failed (exit $rc)"
     fi
+    rm -f "$aptlog"
     log "installed in $((SECONDS - t0)) s"
 }
 
@@ -204,6 +207,10 @@ cmd_start() {
             die "$name already running from $SLURM_DIR; run '$0 stop' first"
         fi
     done
+    # Unix socket paths (munged's, slurmstepd's in the spool folder) are limited to 108 bytes.
+    if [[ ${#SLURM_DIR} -gt 60 ]]; then
+        die "SORTPCR_SLURM_DIR is too long for Unix sockets (${#SLURM_DIR} > 60 bytes): $SLURM_DIR"
+    fi
     ensure_packages
     local t0=$SECONDS
     rm -rf "$SLURM_DIR"
@@ -274,6 +281,7 @@ cmd_stop() {
     # so ask SLURM to end them and wait until none is left on the node.
     if live_pid slurmctld >/dev/null; then
         scancel --full --quiet --partition="$PARTITION" 2>/dev/null || true
+        # shellcheck disable=SC2016  # expanded by the inner bash
         wait_for 30 "jobs to end" bash -c '[[ -z $(squeue -h -t R,CG,PD 2>/dev/null) ]]' ||
             true
     fi

@@ -10,7 +10,8 @@
 #   --keep           keep the work folder (workflow copies, logs) for inspection
 #
 # Environment: SORTPCR_PYTHON (default: the repository's .venv python),
-# SORTPCR_SLURM_TIMEOUT (seconds for the SLURM run, default 1800).
+# SORTPCR_SLURM_TIMEOUT (seconds for the SLURM run, default 1800), SORTPCR_SLURM_DIR (the
+# cluster's folder, see cluster.sh; default: a new short folder under /tmp).
 #
 # The plugin is installed into a folder of this run only and reaches Snakemake through
 # PYTHONPATH for the SLURM run alone: the project's .venv never holds it, so local runs and
@@ -55,7 +56,10 @@ say() { printf 'run_demo.sh: %s\n' "$*" >&2; }
 }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sortpcr-slurm-demo.XXXXXX")
-export SORTPCR_SLURM_DIR="$WORK/slurm"
+# The cluster's folder holds Unix sockets (munged's, slurmstepd's), whose paths may not
+# exceed 108 bytes: keep it short, directly under /tmp, unless the caller chose one.
+export SORTPCR_SLURM_DIR=${SORTPCR_SLURM_DIR:-$(mktemp -d /tmp/sortpcr-slurm.XXXXXX)}
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
     local rc=$?
     "$HERE/cluster.sh" stop || rc=1

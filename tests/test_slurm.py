@@ -90,6 +90,9 @@ def test_demo_on_slurm_matches_local_run(demo_run: Path, tmp_path: Path) -> None
         shutil.rmtree(slurm_dir, ignore_errors=True)
 
     assert process.returncode == 0, f"run_demo.sh failed ({process.returncode}):\n{output[-8000:]}"
+    # Shown with `pytest -rP`: job counts and the time each phase took.
+    keys = ("SLURM jobs", "Snakemake jobs", "compared", "timings")
+    print("\n".join(line for line in output.splitlines() if line.startswith(keys)))
 
     # Snakemake handed jobs to SLURM, and SLURM itself ran each of them to completion.
     submitted = re.search(r"^SLURM job IDs submitted by Snakemake: ([\d ]*)$", output, re.M)

@@ -122,16 +122,16 @@ def _message(ax, text: str) -> None:
 
 def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str | Path) -> None:
     """Draw the patient's gating figure (see module docstring) and write it atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure  # no pyplot: no global state, ~0.25 s less import
 
     strategy = events.strategy
     cfg = events.settings
     blast_gate = cfg["blast_gate"]
     fraction_gates = cfg["fraction_gates"]
-    fig, axes = plt.subplots(2, 3, figsize=(13.5, 8.4), dpi=100)
+    fig = Figure(figsize=(13.5, 8.4), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 3)
     (a_scatter, a_singlet, a_blast), (a_cd34, a_sorted, a_text) = axes
     status = result["status"]
     fig.suptitle(
@@ -293,7 +293,4 @@ def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str 
     def save(tmp: Path) -> None:
         fig.savefig(tmp, format="png", metadata={"Software": None})
 
-    try:
-        write_with(out_path, save)
-    finally:
-        plt.close(fig)
+    write_with(out_path, save)

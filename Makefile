@@ -17,7 +17,7 @@ $(BIN)/.installed: pyproject.toml
 venv: $(BIN)/.installed
 
 demo: venv
-	$(BIN)/snakemake --cores $(CORES) --scheduler greedy
+	$(BIN)/snakemake --cores $(CORES) --scheduler greedy --rerun-incomplete
 	$(BIN)/snakemake --report results/report.html
 
 report: venv

@@ -518,19 +518,34 @@ def _read_cfx(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
             else math.nan
         )
         out.append(
-            {
-                "well": well,
-                "target": str(_cell(f, cols["Target"])).strip(),
-                "sample": str(_cell(f, cols["Sample"])).strip(),
-                "role": role,
-                "ct": ct,
-                "quantity": sq,
-                "fluor": str(_cell(f, c_fluor)).strip(),
-                "_line": line,
-                "_matched": True,
-            }
-        )
+            _record(line, well, _cell(f, cols["Target"]), _cell(f, cols["Sample"]), role, ct,
+                    sq, _cell(f, c_fluor))
+        )  # fmt: skip
     return out
+
+
+def _record(
+    line: int,
+    well: str,
+    target: Any,
+    sample: Any,
+    role: str,
+    ct: float,
+    quantity: float,
+    fluor: Any,
+) -> dict[str, Any]:
+    """One well of a table-shaped export (CFX, generic), before aliases and checks."""
+    return {
+        "well": well,
+        "target": str(target).strip(),
+        "sample": str(sample).strip(),
+        "role": role,
+        "ct": ct,
+        "quantity": quantity,
+        "fluor": str(fluor).strip(),
+        "_line": line,
+        "_matched": True,
+    }
 
 
 def _read_generic(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -570,18 +585,9 @@ def _read_generic(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any
             else math.nan
         )
         out.append(
-            {
-                "well": well,
-                "target": str(_cell(f, cols["target"])).strip(),
-                "sample": str(_cell(f, cols["sample"])).strip(),
-                "role": role,
-                "ct": ct,
-                "quantity": q,
-                "fluor": str(_cell(f, c_fluor)).strip(),
-                "_line": line,
-                "_matched": True,
-            }
-        )
+            _record(line, well, _cell(f, cols["target"]), _cell(f, cols["sample"]), role, ct,
+                    q, _cell(f, c_fluor))
+        )  # fmt: skip
     return out
 
 

@@ -3,6 +3,7 @@
     .venv/bin/python tests/benchmarks/run.py                 # everything, 1,000-patient scale
     .venv/bin/python tests/benchmarks/run.py --scale 200     # a smaller scale cohort
     .venv/bin/python tests/benchmarks/run.py --skip scale    # without the scale runs
+    .venv/bin/python tests/benchmarks/run.py --skip demo gating --dry-only  # 1,000: -n only
 
 Figures:
 * demo cold run (fresh copy, no results): wall and CPU seconds, jobs run;
@@ -52,8 +53,14 @@ def timed(cmd: list[str], cwd: Path) -> dict:
         "wall_s": round(wall, 2),
         "cpu_s": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 2),
         "peak_rss_mb": round(after.ru_maxrss / 1024, 1),
-        "jobs": int(steps[-1][1]) if steps else 0,
+        "jobs": int(steps[-1][1]) if steps else planned_jobs(result.stdout + result.stderr),
     }
+
+
+def planned_jobs(output: str) -> int:
+    """Jobs in the job-stats table of a dry run (row ``total``)."""
+    match = re.search(r"^total\s+(\d+)", output, flags=re.MULTILINE)
+    return int(match.group(1)) if match else 0
 
 
 def snakemake(*args: str) -> list[str]:
@@ -63,6 +70,9 @@ def snakemake(*args: str) -> list[str]:
 def bench_demo(tmp: Path) -> dict:
     workdir = copy_workflow(tmp / "demo")
     out = {"cold": timed(snakemake("--cores", "2"), workdir)}
+    shutil.rmtree(workdir / "results")
+    shutil.rmtree(workdir / ".snakemake")
+    out["cold_greedy"] = timed(snakemake("--cores", "2", "--scheduler", "greedy"), workdir)
     out["noop"] = timed(snakemake("--cores", "2"), workdir)
     presort = next((workdir / "resources" / "demo" / "fcs").glob("P03_presort.fcs"))
     data = bytearray(presort.read_bytes())
@@ -91,7 +101,7 @@ def bench_gating(tmp: Path) -> dict:
     return json.loads((tmp / "gating.json").read_text())
 
 
-def bench_scale(tmp: Path, patients: int) -> dict:
+def bench_scale(tmp: Path, patients: int, dry_only: bool = False) -> dict:
     workdir = copy_workflow(tmp / "scale")
     shutil.rmtree(workdir / "resources" / "demo" / "fcs")
     shutil.rmtree(workdir / "resources" / "demo" / "qpcr")
@@ -105,7 +115,9 @@ def bench_scale(tmp: Path, patients: int) -> dict:
         check=True,
     )
     dry = timed(snakemake("-n", "--cores", "2"), workdir)
-    full = timed(snakemake("--cores", "2"), workdir)
+    if dry_only:
+        return {"patients": patients, "dry_run_s": dry["wall_s"], "jobs": dry["jobs"]}
+    full = timed(snakemake("--cores", "2", "--scheduler", "greedy"), workdir)
     return {
         "patients": patients,
         "dry_run_s": dry["wall_s"],
@@ -117,6 +129,7 @@ def bench_scale(tmp: Path, patients: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description="sortpcr benchmark")
     parser.add_argument("--scale", type=int, default=1000, help="patients in the scale cohort")
+    parser.add_argument("--dry-only", action="store_true", help="scale: only `snakemake -n`")
     parser.add_argument("--skip", nargs="*", default=[], choices=["demo", "gating", "scale"])
     parser.add_argument("--json", type=Path, default=Path("benchmarks/benchmark.json"))
     args = parser.parse_args()
@@ -134,7 +147,7 @@ def main() -> None:
         if "gating" not in args.skip:
             figures["gating"] = bench_gating(tmp_path)
         if "scale" not in args.skip:
-            figures["scale"] = bench_scale(tmp_path, args.scale)
+            figures["scale"] = bench_scale(tmp_path, args.scale, args.dry_only)
     print(json.dumps(figures, indent=2))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -116,7 +116,12 @@ def bench_scale(tmp: Path, patients: int, dry_only: bool = False) -> dict:
     )
     dry = timed(snakemake("-n", "--cores", "2"), workdir)
     if dry_only:
-        return {"patients": patients, "dry_run_s": dry["wall_s"], "jobs": dry["jobs"]}
+        return {
+            "patients": patients,
+            "dry_run_s": dry["wall_s"],
+            "dry_run_peak_rss_mb": dry["peak_rss_mb"],
+            "jobs": dry["jobs"],
+        }
     full = timed(snakemake("--cores", "2", "--scheduler", "greedy"), workdir)
     return {
         "patients": patients,

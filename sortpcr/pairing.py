@@ -17,6 +17,9 @@ import pandas as pd
 
 from sortpcr.qpcr.quantify import QUANTITY_COLUMNS
 
+#: the per-sample columns of quantities.tsv carried into each pair row
+_QUANTITY_COLUMNS = [c for c in QUANTITY_COLUMNS if c not in ("plate", "target", "sample")]
+
 #: Columns of the pairs table, in order.
 PAIR_COLUMNS: list[str] = [
     "patient",
@@ -24,17 +27,7 @@ PAIR_COLUMNS: list[str] = [
     "plate",
     "sample",
     "target",
-    "unit",
-    "n_wells",
-    "n_used",
-    "ct_mean",
-    "ct_sd",
-    "quantity",
-    "log10_quantity",
-    "log10_quantity_se",
-    "status",
-    "flags",
-    "reason",
+    *_QUANTITY_COLUMNS,
     "range_low",
     "range_high",
     "flow_status",
@@ -44,9 +37,6 @@ PAIR_COLUMNS: list[str] = [
     "presort_reason",
     "pct_cd34pos",
 ]
-
-#: the per-sample columns of quantities.tsv carried into each pair row
-_QUANTITY_COLUMNS = [c for c in QUANTITY_COLUMNS if c not in ("plate", "target", "sample")]
 
 SORTED_FRACTIONS: tuple[str, ...] = ("CD34pos", "CD34neg")
 

@@ -158,7 +158,7 @@ def generate(
         (f"FUS{n:02d}", fusion_patients[start : start + 8], 2, "copies", FUSION_STANDARDS)
         for n, start in enumerate(range(0, len(fusion_patients), 8), start=1)
     ]
-    for number, (plate, members, replicates, unit, standards) in enumerate(plans):
+    for plate, members, replicates, unit, standards in plans:
         samples = {
             sample_name(p, f): {t: truth[p][f][unit][t] for t in standards}
             for p in members

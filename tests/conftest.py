@@ -80,3 +80,10 @@ def demo_copy(demo_run, tmp_path) -> Path:
     dest = tmp_path / "wf"
     shutil.copytree(demo_run, dest, symlinks=True)
     return dest
+
+
+def qpcr_settings() -> dict:
+    """The shipped ``qpcr`` section of config/config.yaml (a fresh copy per call)."""
+    import yaml
+
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["qpcr"]

@@ -18,24 +18,12 @@ from sortpcr.qpcr.curves import (
     pooled_fit,
 )
 from sortpcr.qpcr.readers import read_plate
+from tests.conftest import qpcr_settings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 QPCR = SHARED / "qpcr"
 
-SETTINGS = {
-    "copy_targets": ["TEL-AML1"],
-    "ct_max": 40.0,
-    "curves": {
-        "relative": {
-            "efficiency_min": 0.90,
-            "efficiency_max": 1.10,
-            "r2_min": 0.98,
-            "min_points": 3,
-        },
-        "copies": {"slope_min": -3.9, "slope_max": -3.0, "r2_min": 0.98, "min_points": 3},
-    },
-    "replicates": {"outlier_ct": 1.0},
-}
+SETTINGS = qpcr_settings()  # the shipped defaults of config/config.yaml
 
 
 def standards(target: str, quantities, cts, unit: str = "relative", plate: str = "P1"):

@@ -14,21 +14,9 @@ import pytest
 
 from sortpcr.qpcr.curves import fit_curves
 from sortpcr.qpcr.quantify import QUANTITY_COLUMNS, log10_se, quantify
+from tests.conftest import qpcr_settings
 
-SETTINGS = {
-    "curves": {
-        "relative": {
-            "efficiency_min": 0.90,
-            "efficiency_max": 1.10,
-            "r2_min": 0.98,
-            "min_points": 3,
-        },
-        "copies": {"slope_min": -3.9, "slope_max": -3.0, "r2_min": 0.98, "min_points": 3},
-    },
-    "replicates": {"outlier_ct": 1.0},
-    "ntc_policy": "invalidate",
-    "ct_max": 40.0,
-}
+SETTINGS = qpcr_settings()  # the shipped defaults of config/config.yaml
 NA = math.nan
 
 

@@ -13,6 +13,7 @@ import pytest
 from sortpcr.qpcr.curves import fit_curves
 from sortpcr.qpcr.quantify import quantify
 from sortpcr.qpcr.readers import read_plate
+from tests.conftest import qpcr_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "resources" / "demo"))
@@ -20,23 +21,7 @@ sys.path.insert(0, str(ROOT / "resources" / "demo"))
 import qpcr_sim  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
-SETTINGS = {
-    "target_aliases": {"GUS": ["GUS", "GUSB"], "TEL-AML1": ["TEL-AML1", "ETV6-RUNX1"]},
-    "identifier_regex": r"^(?P<target>[^_]+)_(?P<sample>.+)$",
-    "copy_targets": ["TEL-AML1"],
-    "ct_max": 40.0,
-    "curves": {
-        "relative": {
-            "efficiency_min": 0.90,
-            "efficiency_max": 1.10,
-            "r2_min": 0.98,
-            "min_points": 3,
-        },
-        "copies": {"slope_min": -3.9, "slope_max": -3.0, "r2_min": 0.98, "min_points": 3},
-    },
-    "replicates": {"outlier_ct": 1.0},
-    "ntc_policy": "invalidate",
-}
+SETTINGS = qpcr_settings()  # the shipped defaults of config/config.yaml
 TARGETS = ["BCL2", "MDR1", "LRP", "BCRP", "GUS"]
 IM9 = [1.0, 0.1, 0.01, 0.001]
 SAMPLES = {

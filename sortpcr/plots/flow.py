@@ -160,6 +160,19 @@ def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str 
     else:
         fcs, res = pre
         n = res.n_events
+
+        def gate_panel(ax, gate: str, what: str) -> None:
+            """A 2-D gate drawn over its parent's events, with count and percent."""
+            view = gate_view(strategy, fcs, gate)
+            parent = res.parents.get(gate)
+            rows = np.flatnonzero(res.memberships[parent]) if parent else None
+            c = res.counts[gate]
+            base = res.counts[parent] if parent else n
+            if view is not None and view.values.shape[1] == 2:
+                _density(ax, view, rows, f"{gate}: {c} of {base} ({100 * c / base:.1f} %)", markers)
+            else:
+                _message(ax, f"{what} {gate}: {c} events")
+
         view = gate_view(strategy, fcs, scatter_gate) if scatter_gate else None
         if view is not None and view.values.shape[1] == 2:
             c = res.counts[scatter_gate]
@@ -168,29 +181,11 @@ def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str 
         else:
             _message(a_scatter, "scatter gate cannot be drawn")
         if singlet is not None:
-            view = gate_view(strategy, fcs, singlet)
-            parent = res.parents.get(singlet)
-            rows = np.flatnonzero(res.memberships[parent]) if parent else None
-            c = res.counts[singlet]
-            base = res.counts[parent] if parent else n
-            if view is not None and view.values.shape[1] == 2:
-                title = f"{singlet}: {c} of {base} ({100 * c / base:.1f} %)"
-                _density(a_singlet, view, rows, title, markers)
-            else:
-                _message(a_singlet, f"singlet gate {singlet}: {c} events")
+            gate_panel(a_singlet, singlet, "singlet gate")
         else:
             _message(a_singlet, "no singlet gate\n(no FSC-A and FSC-H pair in this strategy;\n"
                      "doublets cannot be removed)")  # fmt: skip
-        view = gate_view(strategy, fcs, blast_gate)
-        parent = res.parents.get(blast_gate)
-        rows = np.flatnonzero(res.memberships[parent]) if parent else None
-        c = res.counts[blast_gate]
-        base = res.counts[parent] if parent else n
-        if view is not None and view.values.shape[1] == 2:
-            title = f"{blast_gate}: {c} of {base} ({100 * c / base:.1f} %)"
-            _density(a_blast, view, rows, title, markers)
-        else:
-            _message(a_blast, f"blast gate {blast_gate}: {c} events")
+        gate_panel(a_blast, blast_gate, "blast gate")
 
         # CD34 of pre-sort blasts
         positive = result["heterogeneity"].get("positive_fraction", "CD34pos")

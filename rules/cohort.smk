@@ -13,10 +13,10 @@ COHORT_TABLES = expand(
     ],
 )
 
+# one job per figure, so that the figures are drawn side by side
+FIGURE_NAMES = ["figure1_BCP", "figure2_T", "heatmap_log2_fold", "fusion_TEL-AML1"]
 FIGURES = expand(
-    "results/figures/{figure}.{ext}",
-    figure=["figure1_BCP", "figure2_T", "heatmap_log2_fold", "fusion_TEL-AML1"],
-    ext=["png", "svg"],
+    "results/figures/{figure}.{ext}", figure=FIGURE_NAMES, ext=["png", "svg"]
 )
 
 COHORT_CAPTIONS = {
@@ -65,21 +65,27 @@ rule cohort:
         "../scripts/cohort.py"
 
 
-rule figures:
+rule figure:
     input:
         calls="results/cohort/calls.tsv",
         groups="results/cohort/resistance_groups.tsv",
         fusion="results/cohort/fusion.tsv",
     output:
-        report(
-            FIGURES,
-            caption="../resources/report/figures.rst",
-            category="Expression",
-        ),
+        **{
+            ext: report(
+                f"results/figures/{{figure}}.{ext}",
+                caption="../resources/report/figures.rst",
+                category="Expression",
+                labels={"figure": "{figure}", "format": ext},
+            )
+            for ext in ("png", "svg")
+        },
     log:
-        "logs/figures.log",
+        "logs/figures/{figure}.log",
     benchmark:
-        "benchmarks/figures.tsv"
+        "benchmarks/figures/{figure}.tsv"
+    wildcard_constraints:
+        figure="|".join(re.escape(name) for name in FIGURE_NAMES),
     conda:
         "../envs/sortpcr.yaml"
     resources:

@@ -1,4 +1,4 @@
-"""Snakemake adapter: the study's Figures 1 and 2, the log2-fold heat map, TEL-AML1."""
+"""Snakemake adapter: one cohort figure (Figure 1 or 2, the log2-fold heat map, TEL-AML1)."""
 
 import sys
 from pathlib import Path
@@ -12,10 +12,11 @@ sm = snakemake  # noqa: F821
 
 
 def main(log):
-    from sortpcr.plots.cohort import cohort_figures, save_figure
+    from sortpcr.plots.cohort import cohort_figure, save_figure
 
     settings = sm.params.classification
-    figures = cohort_figures(
+    figure = cohort_figure(
+        sm.wildcards.figure,
         read_tsv(sm.input.calls),
         read_tsv(sm.input.fusion),
         settings["genes"],
@@ -23,7 +24,7 @@ def main(log):
         read_tsv(sm.input.groups),
     )
     for path in sm.output:
-        save_figure(figures[Path(path).stem], path)
+        save_figure(figure, path)
         log.info("wrote %s", path)
 
 

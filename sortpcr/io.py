@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import math
+import numbers
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -66,6 +69,61 @@ def write_tsv(path: str | Path, table: pd.DataFrame) -> None:
     """Write a tab-separated table atomically with a fixed float format and no index."""
     with atomic_path(path) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format=FLOAT_FORMAT, na_rep="NA")
+
+
+def format_cell(value: Any) -> str:
+    """One TSV cell as :func:`write_tsv` writes it: ``NA`` for None/NaN, floats as ``%.6g``,
+    integers (Python or numpy) in full, booleans as ``True``/``False``, text as is."""
+    if value is None:
+        return "NA"
+    if isinstance(value, str):
+        return value
+    if type(value).__name__ in ("bool", "bool_"):  # Python and numpy booleans
+        return str(bool(value))
+    if isinstance(value, numbers.Integral):  # Python and numpy integers
+        return str(int(value))
+    number = float(value)
+    return "NA" if math.isnan(number) else FLOAT_FORMAT % number
+
+
+def write_records(path: str | Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """Write dict rows as :func:`write_tsv` would write the same table, without pandas
+    (a per-patient step saves pandas' ~0.4 s import). Missing keys are ``NA``."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([format_cell(row.get(c)) for c in columns] for row in rows)
+
+
+def _parse_cell(text: str) -> Any:
+    if text == "NA":
+        return None
+    if text in ("True", "False"):
+        return text == "True"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """Read a table written by :func:`write_tsv` or :func:`write_records` as dict rows,
+    without pandas: identifier and text columns (:data:`TEXT_COLUMNS`) stay strings (``NA``
+    becomes ``""``); other cells become int, float, bool, text, or None for ``NA``."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        text = set(TEXT_COLUMNS)
+        return [
+            {
+                key: ("" if value == "NA" else value) if key in text else _parse_cell(value)
+                for key, value in row.items()
+            }
+            for row in reader
+        ]
 
 
 def write_with(path: str | Path, writer: Callable[[Path], None]) -> None:

@@ -43,6 +43,25 @@ CALL_SYMBOL = {
 PANEL_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
+def _margins(fig: Figure, left: float, right: float, top: float, bottom: float, **space) -> None:
+    """Fixed subplot margins in inches. tight_layout would cost a whole extra draw of every
+    text artist (about half of a cohort figure's time)."""
+    width, height = fig.get_figwidth(), fig.get_figheight()
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        top=1 - top / height,
+        bottom=bottom / height,
+        **space,
+    )
+
+
+def _text_inches(labels: Sequence[str], fontsize: float) -> float:
+    """Rough width in inches of the longest label (DejaVu Sans averages ~0.6 em a glyph)."""
+    longest = max((len(label) for label in labels), default=0)
+    return longest * 0.6 * fontsize / 72
+
+
 def _num(value: Any) -> float:
     try:
         number = float(value)
@@ -92,34 +111,34 @@ def expression_figure(
     ncols = 2 if len(genes) > 1 else 1
     nrows = math.ceil(len(genes) / ncols)
     width = max(7.0, 1.6 + 0.42 * len(patients) * ncols)
-    fig = Figure(figsize=(width, 3.3 * nrows + 1.2))
+    rotated = len(patients) > 12
+    ticks = _text_inches(patients, 8) if rotated else 0.15  # patient labels under each panel
+    panel, gap, head, foot = 2.6, 0.55 + ticks, 0.75, 0.5 + ticks  # inches
+    fig = Figure(figsize=(width, nrows * panel + (nrows - 1) * gap + head + foot))
     axes = fig.subplots(nrows, ncols, squeeze=False)
     x_of = {p: i for i, p in enumerate(patients)}
     for index, gene in enumerate(genes):
         ax = axes[index // ncols][index % ncols]
         rows = part[part["gene"] == gene]
         values: list[float] = []
-        for _, row in rows.iterrows():
-            x = x_of[str(row["patient"])]
-            for column, dx, style in (
-                ("cd34pos", -0.13, {"marker": "o", "color": POS_COLOUR, "mfc": POS_COLOUR}),
-                ("cd34neg", 0.13, {"marker": "s", "color": NEG_COLOUR, "mfc": "white"}),
-            ):
+        for column, dx, style in (
+            ("cd34pos", -0.13, {"marker": "o", "color": POS_COLOUR, "mfc": POS_COLOUR}),
+            ("cd34neg", 0.13, {"marker": "s", "color": NEG_COLOUR, "mfc": "white"}),
+        ):
+            xs, ys, lows, highs = [], [], [], []
+            for _, row in rows.iterrows():
                 value = _num(row.get(column))
                 if not (math.isfinite(value) and value > 0):
                     continue
-                values.append(value)
                 low, high = _error(value, _num(row.get(f"{column}_log10_se")))
-                ax.errorbar(
-                    [x + dx],
-                    [value],
-                    yerr=[[low], [high]],
-                    linestyle="none",
-                    markersize=5,
-                    capsize=2,
-                    elinewidth=0.8,
-                    **style,
-                )
+                xs.append(x_of[str(row["patient"])] + dx)
+                ys.append(value)
+                lows.append(low)
+                highs.append(high)
+            if xs:  # one artist per fraction and panel, not one per point
+                ax.errorbar(xs, ys, yerr=[lows, highs], linestyle="none", markersize=5,
+                            capsize=2, elinewidth=0.8, **style)  # fmt: skip
+            values += ys
         ax.set_yscale("log")
         if values:
             top, bottom = max(values), min(values)
@@ -144,7 +163,7 @@ def expression_figure(
                 color=colour,
             )
         ax.set_xticks(range(len(patients)))
-        ax.set_xticklabels(patients, rotation=90 if len(patients) > 12 else 0, fontsize=8)
+        ax.set_xticklabels(patients, rotation=90 if rotated else 0, fontsize=8)
         ax.set_xlim(-0.6, len(patients) - 0.4)
         ax.set_title(f"({PANEL_LETTERS[index]}) {gene}", loc="left", fontsize=10)
         ax.set_ylabel("AU relative to IM-9", fontsize=8)
@@ -172,7 +191,7 @@ def expression_figure(
         x=0.01,
         ha="left",
     )
-    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
+    _margins(fig, 0.75, 0.2, head, foot, hspace=gap / panel, wspace=0.22)
     return fig
 
 
@@ -234,7 +253,8 @@ def heatmap_figure(
     ax.set_xticklabels(list(genes), fontsize=9)
     ax.xaxis.tick_top()
     ax.set_yticks(range(len(ordered)))
-    ax.set_yticklabels([f"{p} ({lin})" for p, lin in ordered], fontsize=8)
+    row_labels = [f"{p} ({lin})" for p, lin in ordered]
+    ax.set_yticklabels(row_labels, fontsize=8)
     for i in range(1, len(ordered)):
         if ordered[i][1] != ordered[i - 1][1]:
             ax.axhline(i - 0.5, color="black", linewidth=1.2)
@@ -255,7 +275,7 @@ def heatmap_figure(
         fontsize=9,
         pad=22,
     )
-    fig.tight_layout()
+    _margins(fig, 0.25 + _text_inches(row_labels, 8), 0.8, 0.85, 0.15)  # right: colour bar
     return fig
 
 
@@ -316,8 +336,44 @@ def fusion_figure(fusion: pd.DataFrame, gene: str = "TEL-AML1") -> Figure:
     ax.set_title(f"{gene} per fraction (red circle CD34+, blue square CD34\u2212)", fontsize=9)
     ax.grid(axis="y", color="#e0e0e0", linewidth=0.6)
     ax.set_axisbelow(True)
-    fig.tight_layout()
+    _margins(fig, 0.75, 0.15, 0.35, 0.4)
     return fig
+
+
+def figure_names(
+    calls: pd.DataFrame, fusion: pd.DataFrame, lineage_order: Sequence[str] = ("BCP", "T")
+) -> list[str]:
+    """File stems of the cohort figures: ``figure1_BCP``, ``figure2_T`` (one per lineage of
+    ``lineage_order``, always, so the set of files is fixed, then any other lineage found in
+    ``calls``), ``heatmap_log2_fold`` and ``fusion_<gene>`` per fusion gene (``fusion_TEL-AML1``
+    always, saying so when not measured)."""
+    lineages = list(lineage_order)
+    lineages += sorted(set(calls["lineage"].astype(str)) - set(lineages))
+    names = [f"figure{number}_{lineage}" for number, lineage in enumerate(lineages, start=1)]
+    fusion_genes = set(fusion["gene"].astype(str)) if len(fusion) else set()
+    return (
+        names + ["heatmap_log2_fold"] + [f"fusion_{g}" for g in sorted({"TEL-AML1", *fusion_genes})]
+    )
+
+
+def cohort_figure(
+    name: str,
+    calls: pd.DataFrame,
+    fusion: pd.DataFrame,
+    genes: Sequence[str],
+    threshold: float = 2.0,
+    groups: pd.DataFrame | None = None,
+    lineage_order: Sequence[str] = ("BCP", "T"),
+) -> Figure:
+    """One cohort figure by its file stem (see :func:`figure_names`)."""
+    if name == "heatmap_log2_fold":
+        return heatmap_figure(calls, genes, threshold, groups, lineage_order)
+    if name.startswith("fusion_"):
+        return fusion_figure(fusion, name.removeprefix("fusion_"))
+    head, _, lineage = name.partition("_")
+    if head.startswith("figure") and lineage:
+        return expression_figure(calls, lineage, genes, threshold)
+    raise ValueError(f"unknown cohort figure {name!r}")
 
 
 def cohort_figures(
@@ -328,20 +384,11 @@ def cohort_figures(
     groups: pd.DataFrame | None = None,
     lineage_order: Sequence[str] = ("BCP", "T"),
 ) -> dict[str, Figure]:
-    """All cohort figures by file stem: ``figure1_BCP``, ``figure2_T`` (one per lineage of
-    ``lineage_order``, always, with "no data" panels when a lineage has no patient; then any
-    other lineage found in ``calls``), ``heatmap_log2_fold`` and ``fusion_<gene>`` per fusion
-    gene (``fusion_TEL-AML1`` always, saying so when not measured)."""
-    lineages = list(lineage_order)  # always, so the set of files is fixed (empty if no data)
-    lineages += sorted(set(calls["lineage"].astype(str)) - set(lineages))
-    figures: dict[str, Figure] = {}
-    for number, lineage in enumerate(lineages, start=1):
-        figures[f"figure{number}_{lineage}"] = expression_figure(calls, lineage, genes, threshold)
-    figures["heatmap_log2_fold"] = heatmap_figure(calls, genes, threshold, groups, lineage_order)
-    fusion_genes = sorted(set(fusion["gene"].astype(str))) if len(fusion) else []
-    for gene in sorted({"TEL-AML1", *fusion_genes}):
-        figures[f"fusion_{gene}"] = fusion_figure(fusion, gene)
-    return figures
+    """All cohort figures by file stem (see :func:`figure_names`)."""
+    return {
+        name: cohort_figure(name, calls, fusion, genes, threshold, groups, lineage_order)
+        for name in figure_names(calls, fusion, lineage_order)
+    }
 
 
 def save_figure(fig: Figure, path: str | Path) -> None:

@@ -1,0 +1,50 @@
+"""Table files: the pandas-free record writer/reader agree with the pandas ones."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sortpcr.io import format_cell, read_records, read_tsv, write_records, write_tsv
+
+ROWS = [
+    {"patient": "01", "fraction": "CD34pos", "value": 1.5, "n": np.int64(3), "note": None,
+     "ok": True, "reason": "tab\there", "fold": math.nan, "tiny": 1e-7, "whole": 2.0},
+    {"patient": "P2", "fraction": "CD34neg", "value": 2.0, "n": 4, "note": "text",
+     "ok": False, "reason": 'a "quote"', "fold": 3.25, "tiny": 123456789.0, "whole": 0.1},
+]  # fmt: skip
+COLUMNS = list(ROWS[0])
+
+
+def test_records_written_byte_identical_to_pandas(tmp_path):
+    write_records(tmp_path / "records.tsv", ROWS, COLUMNS)
+    write_tsv(tmp_path / "pandas.tsv", pd.DataFrame(ROWS, columns=COLUMNS))
+    assert (tmp_path / "records.tsv").read_bytes() == (tmp_path / "pandas.tsv").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(None, "NA"), (math.nan, "NA"), (np.bool_(False), "False"), (np.int32(7), "7"),
+     (1 / 3, "0.333333"), (1e6, "1e+06"), (math.inf, "inf"), ("NA", "NA"), ("", "")],
+)  # fmt: skip
+def test_format_cell(value, text):
+    assert format_cell(value) == text
+
+
+def test_read_records_types_and_text_columns(tmp_path):
+    write_records(tmp_path / "t.tsv", ROWS, COLUMNS)
+    rows = read_records(tmp_path / "t.tsv")
+    assert rows[0]["patient"] == "01"  # an identifier stays text
+    assert rows[0]["n"] == 3 and rows[0]["value"] == 1.5 and rows[0]["ok"] is True
+    assert rows[0]["note"] is None and rows[0]["fold"] is None
+    assert rows[0]["reason"] == "tab\there" and rows[1]["reason"] == 'a "quote"'
+    frame = read_tsv(tmp_path / "t.tsv")
+    assert list(frame["patient"]) == [r["patient"] for r in rows]
+    assert frame["value"].tolist() == [r["value"] for r in rows]
+
+
+def test_read_records_header_only(tmp_path):
+    write_records(tmp_path / "empty.tsv", [], COLUMNS)
+    assert read_records(tmp_path / "empty.tsv") == []
+    assert list(read_tsv(tmp_path / "empty.tsv").columns) == COLUMNS

@@ -5,8 +5,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 
-from sortpcr.flowqc import analyse_patient_with_events, flow_rows  # noqa: E402
-from sortpcr.io import write_json, write_tsv  # noqa: E402
+from sortpcr.flowqc import FLOW_COLUMNS, analyse_patient_with_events, flow_records  # noqa: E402
+from sortpcr.io import write_json, write_records  # noqa: E402
 from sortpcr.runner import run_step  # noqa: E402
 
 sm = snakemake  # noqa: F821
@@ -23,11 +23,11 @@ def main(log):
         sm.input.strategy,
         {"gating": sm.params.gating, "qc": sm.params.qc},
     )
-    rows = flow_rows(result)
-    for row in rows.itertuples():
-        log.info("%s %s: %s %s", row.patient, row.fraction, row.status, row.reason)
+    rows = flow_records(result)
+    for row in rows:
+        log.info("%s %s: %s %s", row["patient"], row["fraction"], row["status"], row["reason"])
     write_json(sm.output.json, result)
-    write_tsv(sm.output.tsv, rows)
+    write_records(sm.output.tsv, rows, FLOW_COLUMNS)
     patient_figure(result, events, sm.output.png)
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "PatientEvents",
     "analyse_patient",
     "analyse_patient_with_events",
+    "flow_records",
     "flow_rows",
     "heterogeneity_verdict",
     "purity_verdict",
@@ -423,21 +424,20 @@ def _json_clean(value: Any) -> Any:
 # --------------------------------------------------------------------------- table rows
 
 
-def flow_rows(result: Mapping[str, Any]):
-    """Rows of ``results/qc/flow.tsv`` for one patient (presort first, then fractions).
+def flow_records(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Rows of ``results/qc/flow.tsv`` for one patient (presort first, then fractions), as
+    dicts over :data:`FLOW_COLUMNS` (no pandas: the gating job writes them directly).
 
     Presort row: status from the heterogeneity verdict, ``pct_cd34pos`` in percent.
     Sorted rows: status from the purity verdict, ``purity`` on the declared denominator.
     """
-    import pandas as pd
-
     rows = []
     files = result["files"]
     het = result["heterogeneity"]
     order = ["presort"] + [f for f in files if f != "presort"]
     for fraction in order:
         info = files[fraction]
-        row = {c: None for c in FLOW_COLUMNS}
+        row: dict[str, Any] = dict.fromkeys(FLOW_COLUMNS)
         row.update(
             patient=result["patient"],
             fraction=fraction,
@@ -449,18 +449,24 @@ def flow_rows(result: Mapping[str, Any]):
         )
         if fraction == "presort":
             row["pct_cd34pos"] = het.get("pct_cd34pos")
-            row["status"], row["reason"] = het["status"], het.get("reason", "")
+            row["status"], row["reason"] = het["status"], het.get("reason") or ""
         else:
             p = result["purity"][fraction]
             row["purity"] = p.get("purity")
             row["purity_all_events"] = p.get("purity_all_events")
             row["purity_cells"] = p.get("purity_cells")
-            row["status"], row["reason"] = p["status"], p.get("reason", "")
+            row["status"], row["reason"] = p["status"], p.get("reason") or ""
         rows.append(row)
-    table = pd.DataFrame(rows, columns=FLOW_COLUMNS)
+    return rows
+
+
+def flow_rows(result: Mapping[str, Any]):
+    """:func:`flow_records` as a typed DataFrame (counts Int64, fractions float)."""
+    import pandas as pd
+
+    table = pd.DataFrame(flow_records(result), columns=FLOW_COLUMNS)
     for col in ("events", "cells", "blasts"):
         table[col] = table[col].astype("Int64")
     for col in ("pct_cd34pos", "purity", "purity_all_events", "purity_cells"):
         table[col] = table[col].astype(float)
-    table["reason"] = table["reason"].fillna("")
     return table

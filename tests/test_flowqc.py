@@ -132,6 +132,22 @@ def test_rows_json_and_privacy(cohort) -> None:
     assert "$FIL" not in dump and "PATIENT" not in dump
 
 
+def test_flow_records_written_as_pandas_would(cohort, tmp_path: Path) -> None:
+    """The gating job writes flow_records without pandas; the bytes equal the typed table's."""
+    from sortpcr.flowqc import flow_records
+    from sortpcr.io import write_records, write_tsv
+
+    for patient in ("P01", "P09"):
+        _, _, result = cohort[patient]
+        broken = json.loads(json.dumps(result))  # a fraction that was not read: NA counts
+        broken["files"]["CD34neg"] = {"file": "x.fcs", "ok": False, "error": "truncated"}
+        broken["purity"]["CD34neg"] = {"status": "fail", "reason": "not read", "purity": None}
+        for case in (result, broken):
+            write_records(tmp_path / "records.tsv", flow_records(case), FLOW_COLUMNS)
+            write_tsv(tmp_path / "pandas.tsv", flow_rows(case))
+            assert (tmp_path / "records.tsv").read_text() == (tmp_path / "pandas.tsv").read_text()
+
+
 def test_purity_096_variant_fails(tmp_path: Path) -> None:
     paths = flow_sim.write_patient_fcs(
         tmp_path, "P03", 0.58, "diva", 1003, IDENTITY, purity={"CD34pos": 0.96}

@@ -197,7 +197,7 @@ def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str 
             vals = view.values[blasts, 0]
             vals = vals[np.isfinite(vals)]
             lo, hi = _limits(view, 0)
-            a_cd34.hist(vals, bins=120, range=(lo, hi), color="#7f8c8d")
+            a_cd34.hist(vals, bins=120, range=(lo, hi), histtype="stepfilled", color="#7f8c8d")
             cut = _cut(strategy, pos_gate)
             if cut is not None:
                 a_cd34.axvline(cut, color="#e67e22", lw=1.6)

@@ -614,6 +614,34 @@ def _transform(values: np.ndarray, t: Transform) -> np.ndarray:
     raise GatingError("", f"transform {t.kind!r} cannot be applied to a channel")
 
 
+#: transforms that are strictly increasing on all reals, so a bound in display space is a
+#: bound in raw space (flog is not: it is NaN at and below zero)
+_MONOTONE = frozenset({"logicle", "hyperlog", "fasinh"})
+#: half-width, in display units, of the band around a bound where events are transformed
+#: exactly; far wider than the transforms' numerical error (~1e-12), far narrower than data
+_BAND = 1e-6
+
+
+def _inverse(values: np.ndarray, t: Transform) -> np.ndarray:
+    """Raw values whose transform is ``values`` (the flowutils inverse of :func:`_transform`)."""
+    import flowutils
+
+    p = t.params
+    if t.kind == "logicle":
+        return flowutils.transforms.logicle_inverse(values, None, t=p["T"], m=p["M"], w=p["W"],
+                                                    a=p["A"])  # fmt: skip
+    if t.kind == "hyperlog":
+        return flowutils.transforms.hyperlog_inverse(values, None, t=p["T"], m=p["M"], w=p["W"],
+                                                     a=p["A"])  # fmt: skip
+    return flowutils.transforms.asinh_inverse(values, None, t=p["T"], m=p["M"], a=p["A"])
+
+
+def _raw_window(lo: float, hi: float, t: Transform) -> tuple[float, float]:
+    """Raw interval that holds every event whose display value may lie in ``[lo, hi]``."""
+    edges = _inverse(np.array([lo - _BAND, hi + _BAND], dtype=np.float64), t)
+    return float(edges[0]), float(edges[1])
+
+
 class _Evaluator:
     """State of one evaluation: compensated arrays and transformed columns, cached."""
 
@@ -660,9 +688,9 @@ class _Evaluator:
             self.comp_cache[comp] = arr
         return self.comp_cache[comp]
 
-    def column(self, dim: Dimension, comp: str | None, rows: np.ndarray | None, key) -> np.ndarray:
-        """Values of one dimension for the events ``rows`` (None = all), transformed."""
-        ck = (dim.name, dim.ratio, comp, dim.xform, key)
+    def raw(self, dim: Dimension, comp: str | None, rows: np.ndarray | None, key) -> np.ndarray:
+        """Untransformed values of one dimension for the events ``rows`` (None = all)."""
+        ck = (dim.name, dim.ratio, comp, None, key)
         if ck in self.col_cache:
             return self.col_cache[ck]
         if dim.ratio is not None:
@@ -677,40 +705,95 @@ class _Evaluator:
         else:
             col = self.events(comp)[:, self.channel(dim.name, comp)]
             values = col[rows] if rows is not None else col.copy()
-        if dim.xform is not None:
-            values = _transform(values, self.s.transforms[dim.xform])
         self.col_cache[ck] = values
         return values
+
+    def column(self, dim: Dimension, comp: str | None, rows: np.ndarray | None, key) -> np.ndarray:
+        """Values of one dimension for the events ``rows`` (None = all), transformed."""
+        if dim.xform is None:
+            return self.raw(dim, comp, rows, key)
+        ck = (dim.name, dim.ratio, comp, dim.xform, key)
+        if ck not in self.col_cache:
+            values = self.raw(dim, comp, rows, key)
+            self.col_cache[ck] = _transform(values, self.s.transforms[dim.xform])
+        return self.col_cache[ck]
+
+    def monotone(self, dim: Dimension) -> Transform | None:
+        """The dimension's transform when bounds can be tested on raw values, else None."""
+        t = self.s.transforms[dim.xform] if dim.xform is not None else None
+        return t if t is not None and t.kind in _MONOTONE else None
+
+    def bounded(self, dim: Dimension, comp, rows, key, lo: float | None, hi: float | None):
+        """``lo <= transformed < hi`` for one dimension. For a monotone transform the test is
+        made on raw values and only the events within :data:`_BAND` of a bound are
+        transformed, so the result is the same as transforming every event (the same
+        flowutils call decides every event that could go either way)."""
+        t = self.monotone(dim)
+        if t is None:
+            values = self.column(dim, comp, rows, key)
+            res = np.ones(values.shape[0], dtype=bool)
+            if lo is not None:
+                res &= values >= lo
+            if hi is not None:
+                res &= values < hi
+            return res
+        raw = self.raw(dim, comp, rows, key)
+        res = np.ones(raw.shape[0], dtype=bool)
+        for bound, is_min in ((lo, True), (hi, False)):
+            if bound is None:
+                continue
+            below, above = _raw_window(bound, bound, t)
+            ok = raw > above if is_min else raw < below  # NaN: False, as its transform is
+            near = np.flatnonzero((raw >= below) & (raw <= above))
+            if near.size:
+                exact = _transform(raw[near], t)
+                ok[near] = exact >= bound if is_min else exact < bound
+            res &= ok
+        return res
+
+    def polygon(self, gate: Gate, comp, rows, key) -> np.ndarray:
+        """Point-in-polygon (flowutils, as FlowKit) on the events inside the polygon's
+        bounding box; events outside it, decided on raw values, are out."""
+        from flowutils.gating import points_in_polygon
+
+        vertices = np.array(gate.vertices, dtype=np.float64)
+        raws = [self.raw(d, comp, rows, key) for d in gate.dims]
+        candidate = np.ones(raws[0].shape[0], dtype=bool)
+        for k, (dim, raw) in enumerate(zip(gate.dims, raws, strict=True)):
+            lo, hi = float(vertices[:, k].min()), float(vertices[:, k].max())
+            t = self.monotone(dim)
+            if t is not None:
+                lo, hi = _raw_window(lo, hi, t)
+            elif dim.xform is not None:
+                continue  # a transform we do not invert: no pre-selection on this axis
+            candidate &= (raw >= lo) & (raw <= hi)
+        picked = np.flatnonzero(candidate)
+        points = np.empty((picked.size, len(raws)), dtype=np.float64)
+        for k, (dim, raw) in enumerate(zip(gate.dims, raws, strict=True)):
+            points[:, k] = raw[picked]
+            if dim.xform is not None:
+                points[:, k] = _transform(points[:, k], self.s.transforms[dim.xform])
+        inside = np.zeros(raws[0].shape[0], dtype=bool)
+        inside[picked] = points_in_polygon(vertices, points)
+        return inside
 
     def test(self, gate: Gate, rows: np.ndarray | None, key) -> np.ndarray:
         """Boolean result of the gate's own region on the events ``rows``."""
         comps = {d.comp for d in gate.dims if d.comp not in _UNCOMP}
         comp = next(iter(comps)) if comps else None
-        cols = [self.column(d, comp, rows, key) for d in gate.dims]
-        if gate.kind == "rectangle":
-            res = np.ones(cols[0].shape[0], dtype=bool)
-            for d, c in zip(gate.dims, cols, strict=True):
-                if d.min is not None:
-                    res &= c >= d.min
-                if d.max is not None:
-                    res &= c < d.max
+        if gate.kind in ("rectangle", "quadrant"):
+            bounds = gate.bounds if gate.kind == "quadrant" else [(d.min, d.max) for d in gate.dims]
+            res = None
+            for d, (lo, hi) in zip(gate.dims, bounds, strict=True):
+                one = self.bounded(d, comp, rows, key, lo, hi)
+                res = one if res is None else res & one
             return res
-        if gate.kind == "quadrant":
-            res = np.ones(cols[0].shape[0], dtype=bool)
-            for (lo, hi), c in zip(gate.bounds, cols, strict=True):
-                if lo is not None:
-                    res &= c >= lo
-                if hi is not None:
-                    res &= c < hi
-            return res
-        points = np.column_stack(cols)
         if gate.kind == "polygon":
-            from flowutils.gating import points_in_polygon
-
-            return points_in_polygon(np.array(gate.vertices, dtype=np.float64), points)
+            return self.polygon(gate, comp, rows, key)
         if gate.kind == "ellipsoid":
             from flowutils.gating import points_in_ellipsoid
 
+            points = np.column_stack([self.column(d, comp, rows, key) for d in gate.dims])
             return points_in_ellipsoid(
                 np.array(gate.covariance, dtype=float),
                 np.array(gate.mean, dtype=float),

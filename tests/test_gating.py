@@ -306,3 +306,38 @@ def test_flowkit_fallback_path_gives_the_same_memberships(demo_files, monkeypatc
     assert theirs.engine == "flowkit"
     for gate, members in ours.memberships.items():
         np.testing.assert_array_equal(members, theirs.memberships[gate])
+
+
+def test_raw_space_bounds_equal_full_transform(demo_files, monkeypatch) -> None:
+    """Bounds of logicle dimensions are tested on raw values, transforming only the events
+    within a hair of a bound. Events placed on, one ulp beside and just around every bound
+    (CD34 cut, the blast polygon's CD45 edges) get the same memberships as transforming
+    every event (the path proven equal to FlowKit above)."""
+    import dataclasses
+
+    import sortpcr.gating as g
+
+    strategy = load_strategy(STRATEGIES / "facsdiva.xml")
+    data = read_fcs(demo_files["facsdiva.xml"]["presort"])
+    logicle = strategy.transforms[strategy.gates["CD34pos"].dims[0].xform]
+    cut = strategy.gates["CD34pos"].dims[0].min
+    cd45_edges = sorted({v[0] for v in strategy.gates["Blasts"].vertices})
+    crafted = []
+    for bound in (cut, *cd45_edges):
+        raw = float(g._inverse(np.array([bound]), logicle)[0])
+        crafted += [raw, np.nextafter(raw, -np.inf), np.nextafter(raw, np.inf)]
+        crafted += [raw * (1 + e) for e in (-1e-9, 1e-9, -1e-6, 1e-6)]
+    crafted = np.array(crafted + [np.nan])
+    events = data.events.copy()
+    for channel in ("PE-A", "FITC-A"):
+        column = data.channels.index(channel)
+        events[:, column] = np.resize(crafted, events.shape[0])
+        events[::7, column] = data.events[::7, column]  # keep some real blasts as well
+    data = dataclasses.replace(data, events=events)
+
+    fast = evaluate(strategy, data)
+    monkeypatch.setattr(g, "_MONOTONE", frozenset())
+    full = evaluate(strategy, data)
+    for gate, members in full.memberships.items():
+        np.testing.assert_array_equal(fast.memberships[gate], members, err_msg=gate)
+    assert 0 < fast.counts["CD34pos"] < fast.counts["Blasts"]

@@ -31,8 +31,7 @@ wildcard_constraints:
 
 def sample_row(patient):
     """The samples.tsv row of one patient, as a dict."""
-    rows = SHEETS.samples[SHEETS.samples["patient"] == patient]
-    return rows.iloc[0].to_dict()
+    return SHEETS.sample(patient)
 
 
 def strategy_of(wildcards):
@@ -59,19 +58,19 @@ def all_flow_inputs():
 
 def flow_labels(patient):
     """File labels for results: the paths as written in the sheets (never FCS keywords)."""
-    units = SHEETS.patient_units(patient)
-    labels = {"presort": sample_row(patient)["presort_fcs_label"]}
-    for fraction in ("CD34pos", "CD34neg"):
-        labels[fraction] = units[units["fraction"] == fraction][
-            "sorted_fcs_label"
-        ].iloc[0]
-    return labels
+    label = {
+        r["fraction"]: r["sorted_fcs_label"] for r in SHEETS.patient_units(patient)
+    }
+    return {
+        "presort": sample_row(patient)["presort_fcs_label"],
+        "CD34pos": label["CD34pos"],
+        "CD34neg": label["CD34neg"],
+    }
 
 
 def plate_row(plate):
     """The plates.tsv row of one plate, as a dict."""
-    rows = SHEETS.plates[SHEETS.plates["plate"] == plate]
-    return rows.iloc[0].to_dict()
+    return SHEETS.plate(plate)
 
 
 def plate_inputs(wildcards):
@@ -86,7 +85,7 @@ def plate_inputs(wildcards):
 def units_of(patient):
     """units.tsv rows of one patient (params: a changed row reruns only that patient)."""
     columns = ["patient", "fraction", "plate", "qpcr_sample", "sorted_fcs_label"]
-    return SHEETS.patient_units(patient)[columns].to_dict("records")
+    return [{c: row[c] for c in columns} for row in SHEETS.patient_units(patient)]
 
 
 def patient_plates(name):

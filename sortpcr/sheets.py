@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,18 +80,46 @@ class Sheets:
         """Patient IDs in sheet order."""
         return list(self.samples["patient"])
 
-    def patient_units(self, patient: str) -> pd.DataFrame:
-        """The units rows of one patient."""
-        return self.units[self.units["patient"] == patient]
+    # Row lookups by ID, built once: the DAG asks for them several times per job, and a
+    # boolean filter per call made planning quadratic in the number of patients.
+    @cached_property
+    def _samples_by_patient(self) -> dict[str, dict[str, Any]]:
+        return {row["patient"]: row for row in self.samples.to_dict("records")}
+
+    @cached_property
+    def _units_by_patient(self) -> dict[str, list[dict[str, Any]]]:
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for row in self.units.to_dict("records"):
+            grouped.setdefault(row["patient"], []).append(row)
+        return grouped
+
+    @cached_property
+    def _plates_by_id(self) -> dict[str, dict[str, Any]]:
+        return {row["plate"]: row for row in self.plates.to_dict("records")}
+
+    def sample(self, patient: str) -> dict[str, Any]:
+        """The samples row of one patient."""
+        return self._samples_by_patient[patient]
+
+    def patient_units(self, patient: str) -> list[dict[str, Any]]:
+        """The units rows of one patient, in sheet order."""
+        return self._units_by_patient.get(patient, [])
+
+    def plate(self, plate: str) -> dict[str, Any]:
+        """The plates row of one plate."""
+        return self._plates_by_id[plate]
 
     def sorted_fcs(self, patient: str, fraction: str) -> str:
         """Resolved path of the post-sort file of one fraction."""
-        rows = self.units[(self.units["patient"] == patient) & (self.units["fraction"] == fraction)]
-        return str(rows["sorted_fcs"].iloc[0])
+        return next(
+            str(row["sorted_fcs"])
+            for row in self.patient_units(patient)
+            if row["fraction"] == fraction
+        )
 
     def plates_of(self, patient: str) -> list[str]:
         """Plates on which a patient's fractions were measured (sorted)."""
-        return sorted(set(self.patient_units(patient)["plate"]))
+        return sorted({row["plate"] for row in self.patient_units(patient)})
 
 
 def schema_dir() -> Path:

@@ -26,14 +26,12 @@ COHORT_CAPTIONS = {
     "table2": "Table 2",
     "expression": "Normalised expression",
     "fusion": "TEL-AML1",
-    "statistics": "Statistics",
 }
 
 
 rule cohort:
     input:
         flow="results/qc/flow.tsv",
-        curves="results/qpcr/standard_curves.tsv",
         calls=expand("results/calls/{patient}.tsv", patient=PATIENTS),
         groups=expand("results/calls/{patient}.group.tsv", patient=PATIENTS),
         fusion=expand("results/calls/{patient}.fusion.tsv", patient=PATIENTS),
@@ -48,7 +46,6 @@ rule cohort:
             )
             for table, label in COHORT_CAPTIONS.items()
         },
-        xlsx="results/cohort/sortpcr_results.xlsx",
     log:
         "logs/cohort.log",
     benchmark:
@@ -63,6 +60,52 @@ rule cohort:
         classification=config["classification"],
     script:
         "../scripts/cohort.py"
+
+
+rule statistics:
+    input:
+        calls="results/cohort/calls.tsv",
+        groups="results/cohort/resistance_groups.tsv",
+    output:
+        report(
+            "results/cohort/statistics.tsv",
+            caption="../resources/report/statistics.rst",
+            category="Cohort",
+            labels={"table": "Statistics"},
+        ),
+    log:
+        "logs/statistics.log",
+    benchmark:
+        "benchmarks/statistics.tsv"
+    conda:
+        "../envs/sortpcr.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        classification=config["classification"],
+    script:
+        "../scripts/statistics.py"
+
+
+rule workbook:
+    input:
+        tables=COHORT_TABLES,
+        flow="results/qc/flow.tsv",
+        curves="results/qpcr/standard_curves.tsv",
+    output:
+        "results/cohort/sortpcr_results.xlsx",
+    log:
+        "logs/workbook.log",
+    benchmark:
+        "benchmarks/workbook.tsv"
+    conda:
+        "../envs/sortpcr.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/workbook.py"
 
 
 rule figure:

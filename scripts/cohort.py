@@ -1,22 +1,21 @@
-"""Snakemake adapter: cohort tables (calls, groups, Table 1, Table 2, statistics) + workbook."""
+"""Snakemake adapter: cohort tables (calls, groups, Table 1, Table 2, expression, fusion)."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 
-from sortpcr.cohort import build_cohort, write_workbook  # noqa: E402
-from sortpcr.io import read_tsv, write_tsv, write_with  # noqa: E402
+from sortpcr.cohort import build_cohort  # noqa: E402
+from sortpcr.io import read_tsv, write_tsv  # noqa: E402
 from sortpcr.runner import run_step  # noqa: E402
 
 sm = snakemake  # noqa: F821
 
 
 def main(log):
-    flow = read_tsv(sm.input.flow)
     tables = build_cohort(
         sm.params.samples,
-        flow,
+        read_tsv(sm.input.flow),
         [read_tsv(p) for p in sm.input.calls],
         [read_tsv(p) for p in sm.input.groups],
         [read_tsv(p) for p in sm.input.expression],
@@ -26,9 +25,6 @@ def main(log):
     for name, table in tables.items():
         write_tsv(sm.output[name], table)
         log.info("%s: %d rows", name, len(table))
-    # the workbook also carries the QC tables a lab user checks first
-    workbook = {**tables, "flow_qc": flow, "standard_curves": read_tsv(sm.input.curves)}
-    write_with(sm.output.xlsx, lambda tmp: write_workbook(tmp, workbook))
 
 
 run_step(sm.rule, sm.log[0], main)

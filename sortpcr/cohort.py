@@ -412,8 +412,10 @@ def build_cohort(
     fusion: pd.DataFrame | Iterable[pd.DataFrame] = (),
     genes: Sequence[str] = ("BCL2", "MDR1", "BCRP", "LRP"),
 ) -> dict[str, pd.DataFrame]:
-    """All cohort tables, keyed by file stem: calls, resistance_groups, table1, table2,
-    expression, fusion, statistics (write each with :func:`sortpcr.io.write_tsv`).
+    """The cohort tables, keyed by file stem: calls, resistance_groups, table1, table2,
+    expression, fusion (write each with :func:`sortpcr.io.write_tsv`). The statistics are a
+    step of their own (:func:`statistics`, on ``calls`` and ``resistance_groups``), so that
+    the figures need not wait for ``scipy.stats``.
 
     ``samples``: rows of samples.tsv; ``flow``: results/qc/flow.tsv; the others: per-patient
     outputs of classify (calls, group, fusion) and normalise (expression), as lists of
@@ -432,7 +434,6 @@ def build_cohort(
         "table2": table2(all_groups, order),
         "expression": cohort_expression(expression, lineages),
         "fusion": cohort_fusion(fusion),
-        "statistics": statistics(all_calls, all_groups, genes, order),
     }
 
 

@@ -38,8 +38,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
-import pandas as pd
-
+from sortpcr.io import Rows, as_records, cell_float, cell_text
 from sortpcr.normalise import COMBINED, USABLE
 
 CALLS = ("CD34pos_higher", "CD34neg_higher", "no_difference", "not_evaluable")
@@ -111,11 +110,13 @@ class ClassifySettings:
 
 @dataclass(frozen=True)
 class PatientCalls:
-    """Result of :func:`classify_patient`: per-gene calls, the group row, fusion rows."""
+    """Result of :func:`classify_patient`: per-gene calls, the group row, fusion rows, each
+    a list of dict rows (keys :data:`CALL_COLUMNS`, :data:`GROUP_COLUMNS`,
+    :data:`FUSION_COLUMNS`)."""
 
-    calls: pd.DataFrame
-    group: pd.DataFrame
-    fusion: pd.DataFrame
+    calls: list[dict[str, Any]]
+    group: list[dict[str, Any]]
+    fusion: list[dict[str, Any]]
 
 
 def call_fold(fold: float, threshold: float = 2.0) -> str:
@@ -144,42 +145,36 @@ def ci_crosses(fold_low: float, fold_high: float, threshold: float = 2.0) -> boo
     return call_fold(fold_low, threshold) != call_fold(fold_high, threshold)
 
 
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value)
-
-
-def _flow_problems(expression: pd.DataFrame, fractions: tuple[str, ...]) -> list[str]:
+def _flow_problems(expression: list[dict[str, Any]], fractions: tuple[str, ...]) -> list[str]:
     """Flow QC failures carried on the expression rows (pre-sort and each sorted fraction)."""
-    if len(expression) == 0:
+    if not expression:
         return []
     problems: list[str] = []
-    presort = _text(expression["presort_status"].iloc[0]) if "presort_status" in expression else ""
+    first = expression[0]
+    presort = cell_text(first.get("presort_status"))
     if presort and presort != "pass":
-        why = _text(expression["presort_reason"].iloc[0])
+        why = cell_text(first.get("presort_reason"))
         problems.append(f"pre-sort CD34 heterogeneity {presort}" + (f": {why}" if why else ""))
-    if "flow_status" in expression:
-        for fraction in fractions:
-            rows = expression[expression["fraction"] == fraction]
-            if len(rows) == 0:
-                continue
-            status = _text(rows["flow_status"].iloc[0])
-            if status and status != "pass":
-                why = _text(rows["flow_reason"].iloc[0])
-                problems.append(f"{fraction} purity {status}" + (f": {why}" if why else ""))
+    for fraction in fractions:
+        rows = [r for r in expression if r["fraction"] == fraction]
+        if not rows:
+            continue
+        status = cell_text(rows[0].get("flow_status"))
+        if status and status != "pass":
+            why = cell_text(rows[0].get("flow_reason"))
+            problems.append(f"{fraction} purity {status}" + (f": {why}" if why else ""))
     return problems
 
 
 def _pick(
-    combined: pd.DataFrame, gene: str, kind: str, preferred_unit: str
+    combined: list[dict[str, Any]], gene: str, kind: str, preferred_unit: str
 ) -> tuple[dict | None, dict | None, str]:
     """The CD34pos and CD34neg combined rows of one gene, in one shared unit."""
-    rows = combined[(combined["gene"] == gene) & (combined["kind"] == kind)]
-    units = sorted(set(rows["unit"].astype(str)))
+    rows = [r for r in combined if r["gene"] == gene and r["kind"] == kind]
+    units = sorted({str(r["unit"]) for r in rows})
     by_unit: dict[str, dict[str, dict]] = {}
-    for _, row in rows.iterrows():
-        by_unit.setdefault(str(row["unit"]), {})[str(row["fraction"])] = row.to_dict()
+    for row in rows:
+        by_unit.setdefault(str(row["unit"]), {})[str(row["fraction"])] = row
     both = [u for u in units if {"CD34pos", "CD34neg"} <= set(by_unit[u])]
     if preferred_unit in both:
         unit = preferred_unit
@@ -225,25 +220,25 @@ def _gene_call(
     assert pos is not None and neg is not None
     for fraction, row in (("cd34pos", pos), ("cd34neg", neg)):
         if row["status"] in USABLE:
-            out[fraction] = row["value"]
-            out[f"{fraction}_log10_se"] = row["log10_se"]
+            out[fraction] = cell_float(row["value"])
+            out[f"{fraction}_log10_se"] = cell_float(row["log10_se"])
     flag_parts = [
         f"{f}:{flag}"
         for f, r in (("CD34pos", pos), ("CD34neg", neg))
-        for flag in _text(r.get("flags")).split(";")
+        for flag in cell_text(r.get("flags")).split(";")
         if flag
     ]
     out["flags"] = ";".join(flag_parts)
     notes = [
-        f"{f}: {_text(r.get('reason'))}"
+        f"{f}: {cell_text(r.get('reason'))}"
         for f, r in (("CD34pos", pos), ("CD34neg", neg))
-        if _text(r.get("reason")) and r["status"] in USABLE
+        if cell_text(r.get("reason")) and r["status"] in USABLE
     ]
     p_ok, n_ok = pos["status"] in USABLE, neg["status"] in USABLE
     if p_ok and n_ok:
-        log10_fold = float(pos["log10_value"]) - float(neg["log10_value"])
-        se = math.sqrt(float(pos["log10_se"]) ** 2 + float(neg["log10_se"]) ** 2)
-        fold = float(pos["value"]) / float(neg["value"])
+        log10_fold = cell_float(pos["log10_value"]) - cell_float(neg["log10_value"])
+        se = math.sqrt(cell_float(pos["log10_se"]) ** 2 + cell_float(neg["log10_se"]) ** 2)
+        fold = cell_float(pos["value"]) / cell_float(neg["value"])
         low, high = fold_interval(log10_fold, se, settings.ci_level)
         crosses = ci_crosses(low, high, thr)
         call = call_fold(fold, thr)
@@ -267,7 +262,7 @@ def _gene_call(
     for absent, a_row, p_row, side in (("CD34pos", pos, neg, "high"), ("CD34neg", neg, pos, "low")):
         if not (a_row["status"] in undetected and p_row["status"] in USABLE):
             continue
-        limit = float(a_row.get("detection_limit", math.nan))
+        limit = cell_float(a_row.get("detection_limit"))
         if not (math.isfinite(limit) and limit > 0):
             return dict(
                 out,
@@ -275,7 +270,7 @@ def _gene_call(
                 reason=f"{gene} undetected in {absent} only and no detection limit known "
                 f"(standards' range missing): the fold is unbounded",
             )
-        value = float(p_row["value"])
+        value = cell_float(p_row["value"])
         if side == "high":  # CD34pos undetected: fold <= limit / neg
             bound = limit / value
             call = "CD34neg_higher" if call_fold(bound, thr) == "CD34neg_higher" else None
@@ -294,7 +289,8 @@ def _gene_call(
             return dict(out, call="not_evaluable", reason=text + ", which does not decide")
         return dict(out, call=call, reason=text + "; call rests on the detection limit")
     reasons = [
-        f"{f}: {r['status']}" + (f" ({_text(r.get('reason'))})" if _text(r.get("reason")) else "")
+        f"{f}: {r['status']}"
+        + (f" ({cell_text(r.get('reason'))})" if cell_text(r.get("reason")) else "")
         for f, r in (("CD34pos", pos), ("CD34neg", neg))
         if r["status"] not in USABLE
     ]
@@ -302,13 +298,13 @@ def _gene_call(
 
 
 def resistance_group(
-    calls: pd.DataFrame, genes: tuple[str, ...], flow_problems: list[str] | None = None
+    calls: Rows, genes: tuple[str, ...], flow_problems: list[str] | None = None
 ) -> tuple[str, list[str], list[str], str]:
-    """(group, genes_pos, genes_neg, reason) from a patient's per-gene calls."""
+    """(group, genes_pos, genes_neg, reason) from a patient's per-gene calls (dict rows or a
+    DataFrame with ``gene`` and ``call``)."""
     if flow_problems:
         return "excluded", [], [], "flow QC failed: " + "; ".join(flow_problems)
-    chosen = calls[calls["gene"].isin(genes)]
-    by_gene = {str(r["gene"]): str(r["call"]) for _, r in chosen.iterrows()}
+    by_gene = {str(r["gene"]): str(r["call"]) for r in as_records(calls) if r["gene"] in genes}
     pos = [g for g in genes if by_gene.get(g) == "CD34pos_higher"]
     neg = [g for g in genes if by_gene.get(g) == "CD34neg_higher"]
     evaluable = [g for g in genes if by_gene.get(g) in CALLS[:3]]
@@ -324,23 +320,24 @@ def resistance_group(
 
 
 def compare_fusion(
-    expression: pd.DataFrame,
+    expression: Rows,
     lineage: str,
     flow_problems: list[str] | None = None,
     ci_level: float = 0.95,
-) -> pd.DataFrame:
+) -> list[dict[str, Any]]:
     """TEL-AML1 (any fusion target) per fraction with its EAC class and which fraction is higher.
 
     ``value`` = normalised copy number (fusion copies per ``fusion_scale`` GUS copies) with
     its interval ``value_low``-``value_high``; ``higher`` = CD34pos, CD34neg,
     equal, neither (negative in both) or not_evaluable; ``fold`` = NCN CD34pos / CD34neg
-    when both are positive (no threshold: the study only says which is higher).
+    when both are positive (no threshold: the study only says which is higher). Returns dict
+    rows with keys :data:`FUSION_COLUMNS`, two per fusion gene.
     """
-    if len(expression) == 0:
-        return pd.DataFrame(columns=FUSION_COLUMNS)
-    combined = expression[(expression["plate"] == COMBINED) & (expression["kind"] == "fusion")]
+    combined = [
+        r for r in as_records(expression) if r["plate"] == COMBINED and r["kind"] == "fusion"
+    ]
     records: list[dict[str, Any]] = []
-    for gene in sorted(set(combined["gene"].astype(str))):
+    for gene in sorted({str(r["gene"]) for r in combined}):
         pos, neg, _unit = _pick(combined, gene, "fusion", "copies")
         rows = {"CD34pos": pos, "CD34neg": neg}
         fold = low = high = math.nan
@@ -352,7 +349,7 @@ def compare_fusion(
         elif "inevaluable" in (pos["status"], neg["status"]):
             higher = "not_evaluable"
             reason = "; ".join(
-                _text(r["reason"]) for r in (pos, neg) if r["status"] == "inevaluable"
+                cell_text(r["reason"]) for r in (pos, neg) if r["status"] == "inevaluable"
             )
         elif pos["status"] == "negative" and neg["status"] == "negative":
             higher = "neither"
@@ -361,15 +358,15 @@ def compare_fusion(
         elif neg["status"] == "negative":
             higher = "CD34pos"
         else:
-            fold = float(pos["value"]) / float(neg["value"])
-            se = math.sqrt(float(pos["log10_se"]) ** 2 + float(neg["log10_se"]) ** 2)
+            fold = cell_float(pos["value"]) / cell_float(neg["value"])
+            se = math.sqrt(cell_float(pos["log10_se"]) ** 2 + cell_float(neg["log10_se"]) ** 2)
             low, high = fold_interval(math.log10(fold), se, ci_level)
             higher = "CD34pos" if fold > 1 else "CD34neg" if fold < 1 else "equal"
-        patient = str(combined["patient"].iloc[0])
+        patient = str(combined[0]["patient"])
         for fraction in ("CD34pos", "CD34neg"):
             row = rows[fraction]
-            value = float(row["value"]) if row is not None else math.nan
-            se = float(row["log10_se"]) if row is not None else math.nan
+            value = cell_float(row["value"]) if row is not None else math.nan
+            se = cell_float(row["log10_se"]) if row is not None else math.nan
             n_low, n_high = (
                 fold_interval(math.log10(value), se, ci_level)
                 if row is not None and value > 0
@@ -391,39 +388,43 @@ def compare_fusion(
                     "fold_low": low,
                     "fold_high": high,
                     "reason": "; ".join(
-                        p for p in (reason, _text(row["reason"]) if row is not None else "") if p
+                        p
+                        for p in (reason, cell_text(row["reason"]) if row is not None else "")
+                        if p
                     ),
                 }
             )
-    return pd.DataFrame.from_records(records, columns=FUSION_COLUMNS)
+    return records
 
 
 def classify_patient(
-    expression: pd.DataFrame,
+    expression: Rows,
     lineage: str,
     settings: ClassifySettings | Mapping[str, Any] | None = None,
     patient: str | None = None,
 ) -> PatientCalls:
     """Calls, group and fusion comparison of one patient from its normalised table.
 
-    ``expression``: the output of :func:`sortpcr.normalise.normalise_patient` (values in AU
-    relative to IM-9; the ``combined`` rows are used). ``lineage``: BCP or T, from the sample
-    sheet. Returns :class:`PatientCalls` with tables of :data:`CALL_COLUMNS` (one row per gene
-    in ``settings.genes``), :data:`GROUP_COLUMNS` (one row) and :data:`FUSION_COLUMNS`.
+    ``expression``: the output of :func:`sortpcr.normalise.normalise_patient`, dict rows or
+    a DataFrame (values in AU relative to IM-9; the ``combined`` rows are used). ``lineage``:
+    BCP or T, from the sample sheet. Returns :class:`PatientCalls` with dict rows of
+    :data:`CALL_COLUMNS` (one row per gene in ``settings.genes``), :data:`GROUP_COLUMNS` (one
+    row) and :data:`FUSION_COLUMNS`.
     """
     if settings is None:
         settings = ClassifySettings()
     elif not isinstance(settings, ClassifySettings):
         settings = ClassifySettings.from_config(settings)
+    expression = as_records(expression)
     if patient is None:
-        if len(expression) == 0:
+        if not expression:
             raise ValueError("classify_patient: empty expression table and no patient given")
-        patient = str(expression["patient"].iloc[0])
+        patient = str(expression[0]["patient"])
     problems = _flow_problems(expression, ("CD34pos", "CD34neg"))
-    combined = expression[expression["plate"] == COMBINED] if len(expression) else expression.copy()
+    combined = [r for r in expression if r["plate"] == COMBINED]
     records: list[dict[str, Any]] = []
     for gene in settings.genes:
-        if len(combined):
+        if combined:
             pos, neg, unit = _pick(combined, gene, "expression", settings.preferred_unit)
         else:
             pos, neg, unit = None, None, ""
@@ -432,23 +433,17 @@ def classify_patient(
             row.update(call="not_evaluable", reason="flow QC failed: " + "; ".join(problems))
             row["ci_crosses_threshold"] = None
         row.update(patient=patient, lineage=lineage, unit=unit)
-        records.append(row)
-    calls = pd.DataFrame.from_records(records, columns=CALL_COLUMNS)
-    group, genes_pos, genes_neg, reason = resistance_group(calls, settings.genes, problems)
-    if len(expression) == 0:
+        records.append({c: row.get(c) for c in CALL_COLUMNS})
+    group, genes_pos, genes_neg, reason = resistance_group(records, settings.genes, problems)
+    if not expression:
         reason = "no qPCR results for this patient"
-    group_table = pd.DataFrame(
-        [
-            {
-                "patient": patient,
-                "lineage": lineage,
-                "group": group,
-                "genes_pos": ",".join(genes_pos),
-                "genes_neg": ",".join(genes_neg),
-                "reason": reason,
-            }
-        ],
-        columns=GROUP_COLUMNS,
-    )
+    group_row = {
+        "patient": patient,
+        "lineage": lineage,
+        "group": group,
+        "genes_pos": ",".join(genes_pos),
+        "genes_neg": ",".join(genes_neg),
+        "reason": reason,
+    }
     fusion = compare_fusion(expression, lineage, problems, settings.ci_level)
-    return PatientCalls(calls=calls, group=group_table, fusion=fusion)
+    return PatientCalls(calls=records, group=[group_row], fusion=fusion)

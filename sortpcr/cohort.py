@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sortpcr.classify import CALL_COLUMNS, CALLS, FUSION_COLUMNS, GROUP_COLUMNS, GROUPS
+from sortpcr.io import cell_text
 from sortpcr.normalise import COMBINED, EXPRESSION_COLUMNS, EXTRA_COLUMNS
 
 ALL = "all"
@@ -110,12 +111,6 @@ def _records(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
 
 
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value)
-
-
 def _order(table: pd.DataFrame, column: str, order: Sequence[str]) -> pd.Series:
     """Sort key: position in ``order``, unknown values after, alphabetically."""
     rank = {value: i for i, value in enumerate(order)}
@@ -146,7 +141,7 @@ def cohort_calls(
     # a column of True/False/missing read back from TSVs may have become 1.0/0.0/NaN
     table["ci_crosses_threshold"] = table["ci_crosses_threshold"].map(_flag).astype(object)
     for column in ("reason", "flags"):
-        table[column] = table[column].map(_text)
+        table[column] = table[column].map(cell_text)
     return _sorted(table, [("patient", None), ("gene", list(genes))])
 
 
@@ -164,7 +159,7 @@ def cohort_groups(groups: pd.DataFrame | Iterable[pd.DataFrame]) -> pd.DataFrame
     """All patients' resistance groups (``resistance_groups.tsv``), sorted by patient."""
     table = _frame(groups, GROUP_COLUMNS)
     for column in ("genes_pos", "genes_neg", "reason"):
-        table[column] = table[column].map(_text)
+        table[column] = table[column].map(cell_text)
     return _sorted(table, [("patient", None)])
 
 
@@ -220,10 +215,10 @@ def table1(samples: pd.DataFrame | Iterable[Mapping[str, Any]], flow: pd.DataFra
             return np.nan
 
         verdicts = [
-            _text(get(f, "status")) or "not_evaluable" for f in ("presort", *FRACTION_ORDER)
+            cell_text(get(f, "status")) or "not_evaluable" for f in ("presort", *FRACTION_ORDER)
         ]
         reasons = [
-            f"{f}: {_text(get(f, 'reason')) or 'no flow result'}"
+            f"{f}: {cell_text(get(f, 'reason')) or 'no flow result'}"
             for f, v in zip(("presort", *FRACTION_ORDER), verdicts, strict=True)
             if v != "pass"
         ]
@@ -231,12 +226,12 @@ def table1(samples: pd.DataFrame | Iterable[Mapping[str, Any]], flow: pd.DataFra
         rows.append(
             {
                 "patient": patient,
-                "age": _text(sample.get("age")),
-                "lineage": _text(sample.get("lineage")),
-                "status": _text(sample.get("status")),
+                "age": cell_text(sample.get("age")),
+                "lineage": cell_text(sample.get("lineage")),
+                "status": cell_text(sample.get("status")),
                 "cd34_pct": pd.to_numeric(get("presort", "pct_cd34pos"), errors="coerce"),
-                "markers": _text(sample.get("markers")),
-                "fusion": _text(sample.get("fusion")),
+                "markers": cell_text(sample.get("markers")),
+                "fusion": cell_text(sample.get("fusion")),
                 "heterogeneity": verdicts[0],
                 "purity_cd34pos_pct": pd.to_numeric(purity[0], errors="coerce") * 100.0,
                 "purity_cd34neg_pct": pd.to_numeric(purity[1], errors="coerce") * 100.0,
@@ -485,7 +480,7 @@ def write_workbook(path: str | Path, tables: Mapping[str, pd.DataFrame]) -> None
             sheet.append([_excel_value(v) for v in row])
         sheet.freeze_panes = "A2"
         for index, column in enumerate(table.columns, start=1):
-            width = max([len(str(column))] + [len(_text(v)) for v in table[column].head(200)])
+            width = max([len(str(column))] + [len(cell_text(v)) for v in table[column].head(200)])
             sheet.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 8), 60)
     fixed = datetime(2000, 1, 1)
     book.properties.created = fixed

@@ -8,7 +8,7 @@ import math
 import numbers
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +17,9 @@ if TYPE_CHECKING:  # pandas is imported lazily by the functions that need it
     import pandas as pd
 
 FLOAT_FORMAT = "%.6g"
+
+#: A table: dict rows, or a pandas DataFrame (converted with ``to_dict("records")``).
+Rows = Iterable[Mapping[str, Any]]
 
 #: columns that hold identifiers or free text: always read as strings (``01`` stays ``01``)
 TEXT_COLUMNS = (
@@ -124,6 +127,36 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
             }
             for row in reader
         ]
+
+
+def as_records(rows: Rows | None) -> list[dict[str, Any]]:
+    """Dict rows of a table: records as given (copied), a DataFrame via ``to_dict``.
+
+    Duck-typed so that this module never imports pandas; ``None`` is an empty table.
+    """
+    if rows is None:
+        return []
+    if hasattr(rows, "to_dict"):
+        return rows.to_dict("records")
+    return [dict(row) for row in rows]
+
+
+def is_missing(value: Any) -> bool:
+    """True for a missing cell: None (records) or a float NaN (pandas, numpy)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text; missing -> empty string."""
+    return "" if is_missing(value) else str(value)
+
+
+def cell_float(value: Any) -> float:
+    """A cell as a float; missing or not a number -> NaN."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def write_with(path: str | Path, writer: Callable[[Path], None]) -> None:

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
+from sortpcr.io import Rows, as_records, cell_float, cell_text
 
 COMBINED = "combined"
 
@@ -98,20 +98,6 @@ class NormaliseSettings:
         )
 
 
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value)
-
-
-def _num(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return number
-
-
 def _join(parts: list[str], sep: str = ";") -> str:
     seen: list[str] = []
     for part in parts:
@@ -144,9 +130,9 @@ def combine_log10(values: list[float], ses: list[float]) -> tuple[float, float, 
 
 
 def _range_flags(role: str, row: Mapping[str, Any]) -> list[str]:
-    status = _text(row.get("status"))
+    status = cell_text(row.get("status"))
     flags = [f"{role}_{status}"] if status in OUT_OF_RANGE else []
-    for flag in _text(row.get("flags")).split(";"):
+    for flag in cell_text(row.get("flags")).split(";"):
         if flag.strip():
             flags.append(f"{role}:{flag.strip()}")
     return flags
@@ -160,7 +146,7 @@ def _normalise_one(
     """One target row against the GUS row of the same sample and plate."""
     gene = str(target["target"])
     kind = "fusion" if gene in settings.fusion_targets else "expression"
-    unit = _text(target.get("unit"))
+    unit = cell_text(target.get("unit"))
     scale = settings.fusion_scale if kind == "fusion" else 1.0
     where = f"{target['patient']} {target['fraction']} plate {target['plate']}"
     out: dict[str, Any] = {
@@ -170,16 +156,16 @@ def _normalise_one(
         "gene": gene,
         "kind": kind,
         "unit": unit,
-        "target_quantity": _num(target.get("quantity")),
+        "target_quantity": cell_float(target.get("quantity")),
         "gus_quantity": math.nan,
         "value": math.nan,
         "log10_value": math.nan,
         "log10_se": math.nan,
         "detection_limit": math.nan,
-        "flow_status": _text(target.get("flow_status")),
-        "flow_reason": _text(target.get("flow_reason")),
-        "presort_status": _text(target.get("presort_status")),
-        "presort_reason": _text(target.get("presort_reason")),
+        "flow_status": cell_text(target.get("flow_status")),
+        "flow_reason": cell_text(target.get("flow_reason")),
+        "presort_status": cell_text(target.get("presort_status")),
+        "presort_reason": cell_text(target.get("presort_reason")),
     }
     bad = "inevaluable" if kind == "fusion" else "not_evaluable"
     flags = _range_flags("target", target)
@@ -194,21 +180,21 @@ def _normalise_one(
     # --- the reference gene -----------------------------------------------------------
     if gus is None:
         return finish(bad, f"{where}: no {settings.reference_gene} measured for this sample")
-    gus_status = _text(gus.get("status"))
-    gus_q = _num(gus.get("quantity"))
+    gus_status = cell_text(gus.get("status"))
+    gus_q = cell_float(gus.get("quantity"))
     out["gus_quantity"] = gus_q
     flags += _range_flags("gus", gus)
-    if _text(gus.get("unit")) != unit:
+    if cell_text(gus.get("unit")) != unit:
         return finish(
             bad,
             f"{where}: {gene} in {unit!r} but {settings.reference_gene} in "
-            f"{_text(gus.get('unit'))!r}; a ratio needs the same standard units",
+            f"{cell_text(gus.get('unit'))!r}; a ratio needs the same standard units",
         )
     if gus_status not in {"ok", *OUT_OF_RANGE} or not (gus_q > 0):
         return finish(
             bad,
             f"{where}: {settings.reference_gene} {gus_status or 'missing'}"
-            + (f" ({_text(gus.get('reason'))})" if _text(gus.get("reason")) else ""),
+            + (f" ({cell_text(gus.get('reason'))})" if cell_text(gus.get("reason")) else ""),
         )
     if unit == "copies" and gus_q < settings.gus_copies_min:
         return finish(
@@ -226,8 +212,8 @@ def _normalise_one(
         reasons.append(f"{settings.reference_gene} {gus_status.replace('_', ' ')}, extrapolated")
 
     # --- the target ---------------------------------------------------------------------
-    t_status = _text(target.get("status"))
-    range_low = _num(target.get("range_low"))
+    t_status = cell_text(target.get("status"))
+    range_low = cell_float(target.get("range_low"))
     if t_status == "undetected":
         if math.isfinite(range_low) and range_low > 0:
             out["detection_limit"] = range_low / gus_q * scale
@@ -237,7 +223,7 @@ def _normalise_one(
             )
         return finish("undetected", f"{where}: {gene} not amplified in any replicate")
     if t_status not in {"ok", *OUT_OF_RANGE}:
-        detail = _text(target.get("reason"))
+        detail = cell_text(target.get("reason"))
         return finish(
             bad, f"{where}: {gene} {t_status or 'missing'}" + (f" ({detail})" if detail else "")
         )
@@ -245,8 +231,8 @@ def _normalise_one(
     if not (t_q > 0):
         return finish(bad, f"{where}: {gene} has status {t_status} but no positive quantity")
     value = t_q / gus_q * scale
-    t_se = _num(target.get("log10_quantity_se"))
-    g_se = _num(gus.get("log10_quantity_se"))
+    t_se = cell_float(target.get("log10_quantity_se"))
+    g_se = cell_float(gus.get("log10_quantity_se"))
     status = "ok"
     if kind == "fusion":
         status = "positive_not_quantifiable" if t_status == "below_range" else "quantifiable"
@@ -329,13 +315,20 @@ def _combine(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _sort_key(row: Mapping[str, Any]) -> tuple:
+    """Output order: kind, gene, fraction, unit, per-plate rows before combined, plate."""
+    plate = row["plate"]
+    return (row["kind"], row["gene"], row["fraction"], row["unit"], plate == COMBINED, plate)
+
+
 def normalise_patient(
-    pairs: pd.DataFrame, settings: NormaliseSettings | Mapping[str, Any] | None = None
-) -> pd.DataFrame:
+    pairs: Rows, settings: NormaliseSettings | Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Normalise one patient's paired quantities (:func:`sortpcr.pairing.pair_patient`).
 
-    Returns one row per fraction x plate x gene (every target but the reference gene) and a
-    ``combined`` row per fraction x gene x unit, columns :data:`EXPRESSION_COLUMNS` +
+    ``pairs``: dict rows (or a DataFrame) of :data:`sortpcr.pairing.PAIR_COLUMNS`. Returns
+    dict rows, one per fraction x plate x gene (every target but the reference gene) and a
+    ``combined`` row per fraction x gene x unit, keys :data:`EXPRESSION_COLUMNS` +
     :data:`EXTRA_COLUMNS`. ``value``: AU relative to IM-9 (unit ``relative``) or NCN per
     ``fusion_scale`` GUS copies (fusion); ``log10_se`` in log10 units; ``detection_limit``
     (for undetected targets, when the standards' range is known) = lowest standard / GUS, in
@@ -345,31 +338,25 @@ def normalise_patient(
         settings = NormaliseSettings()
     elif not isinstance(settings, NormaliseSettings):
         settings = NormaliseSettings.from_config(settings)
-    records: list[dict[str, Any]] = []
-    pairs = pairs.copy()
-    for (_fraction, _plate), group in pairs.groupby(["fraction", "plate"], sort=True):
-        rows = group.to_dict("records")
+    by_sample: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in as_records(pairs):
+        by_sample.setdefault((row["fraction"], row["plate"]), []).append(row)
+    per_plate: list[dict[str, Any]] = []
+    for key in sorted(by_sample):
+        rows = by_sample[key]
         gus_rows = [r for r in rows if str(r["target"]) == settings.reference_gene]
         gus = gus_rows[0] if gus_rows else None
         for row in rows:
             if str(row["target"]) in {settings.reference_gene, ""}:
                 continue
-            records.append(_normalise_one(row, gus, settings))
+            per_plate.append(_normalise_one(row, gus, settings))
+    by_gene: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in per_plate:
+        by_gene.setdefault((row["fraction"], row["gene"], row["unit"]), []).append(row)
+    combined = [_combine(by_gene[key]) for key in sorted(by_gene)]
     columns = EXPRESSION_COLUMNS + EXTRA_COLUMNS
-    per_plate = pd.DataFrame.from_records(records, columns=columns)
-    combined: list[dict[str, Any]] = []
-    if len(per_plate):
-        keys = ["fraction", "gene", "unit"]
-        for _key, group in per_plate.groupby(keys, sort=True, dropna=False):
-            combined.append(_combine(group.to_dict("records")))
-    table = pd.concat(
-        [per_plate, pd.DataFrame.from_records(combined, columns=columns)], ignore_index=True
-    )
-    table["_combined"] = table["plate"] == COMBINED
-    table = table.sort_values(
-        ["kind", "gene", "fraction", "unit", "_combined", "plate"], kind="mergesort"
-    ).drop(columns="_combined")
-    return table.reset_index(drop=True)[columns]
+    table = sorted(per_plate + combined, key=_sort_key)
+    return [{c: row.get(c) for c in columns} for row in table]
 
 
 def usable_value(status: str) -> bool:

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from sortpcr.classify import (
+    CALL_COLUMNS,
+    FUSION_COLUMNS,
+    GROUP_COLUMNS,
     ClassifySettings,
+    PatientCalls,
     call_fold,
     ci_crosses,
     classify_patient,
@@ -89,6 +95,16 @@ def simple(gene_values, gus=(0.1, 0.1), se=(0.03, 0.04), **kwargs):
     return expression_for(data, **kwargs)
 
 
+def classify_frames(expression, lineage, settings=None):
+    """classify_patient with its dict rows as DataFrames, for terse assertions."""
+    result = classify_patient(expression, lineage, settings)
+    return PatientCalls(
+        calls=pd.DataFrame(result.calls, columns=CALL_COLUMNS),
+        group=pd.DataFrame(result.group, columns=GROUP_COLUMNS),
+        fusion=pd.DataFrame(result.fusion, columns=FUSION_COLUMNS),
+    )
+
+
 def call_of(result, gene):
     row = result.calls[result.calls.gene == gene]
     assert len(row) == 1
@@ -138,7 +154,7 @@ def test_fold_interval_by_hand():
 def test_fold_exactly_two_just_under_and_half():
     # CD34pos 0.4 AU, CD34neg 0.2 AU -> fold 2.0; 0.398/0.2 = 1.99; 0.2/0.4 = 0.5
     table = simple({"BCL2": (0.4, 0.2), "MDR1": (0.398, 0.2), "LRP": (0.2, 0.4), "BCRP": (1, 1)})
-    result = classify_patient(table, "BCP")
+    result = classify_frames(table, "BCP")
     bcl2 = call_of(result, "BCL2")
     assert bcl2.fold == pytest.approx(2.0)
     assert bcl2.call == "CD34pos_higher"
@@ -165,14 +181,14 @@ def test_fold_uses_gus_of_each_fraction():
         "CD34pos": [("GUS", 0.05, 0.02, "ok"), ("MDR1", 0.01, 0.02, "ok")],
         "CD34neg": [("GUS", 0.2, 0.02, "ok"), ("MDR1", 0.01, 0.02, "ok")],
     }
-    row = call_of(classify_patient(expression_for(data), "T"), "MDR1")
+    row = call_of(classify_frames(expression_for(data), "T"), "MDR1")
     assert row.cd34pos == pytest.approx(0.2) and row.cd34neg == pytest.approx(0.05)
     assert row.fold == pytest.approx(4.0) and row.call == "CD34pos_higher"
 
 
 def test_undetected_in_both_is_not_evaluable():
     table = simple({"BCL2": (None, None), "MDR1": (1, 1), "LRP": (1, 1), "BCRP": (1, 1)})
-    result = classify_patient(table, "BCP")
+    result = classify_frames(table, "BCP")
     row = call_of(result, "BCL2")
     assert row.call == "not_evaluable"
     assert "undetected in both" in row.reason
@@ -189,7 +205,7 @@ def test_undetected_in_one_fraction_bounded_by_detection_limit():
         {"BCL2": (0.5, None), "LRP": (0.015, None), "MDR1": (1, 1), "BCRP": (1, 1)},
         range_low=0.001,
     )
-    result = classify_patient(table, "BCP")
+    result = classify_frames(table, "BCP")
     bcl2 = call_of(result, "BCL2")
     assert bcl2.call == "CD34pos_higher"
     assert bcl2.fold_low == pytest.approx(50.0)
@@ -201,13 +217,13 @@ def test_undetected_in_one_fraction_bounded_by_detection_limit():
     # CD34pos undetected: fold <= limit / CD34neg value
     table = simple({"MDR1": (None, 2.0), "BCL2": (1, 1), "LRP": (1, 1), "BCRP": (1, 1)},
                    range_low=0.001)  # fmt: skip
-    mdr1 = call_of(classify_patient(table, "T"), "MDR1")
+    mdr1 = call_of(classify_frames(table, "T"), "MDR1")
     assert mdr1.call == "CD34neg_higher" and mdr1.fold_high == pytest.approx(0.005)
 
 
 def test_undetected_in_one_fraction_without_limit_is_not_evaluable():
     table = simple({"BCL2": (0.5, None), "MDR1": (1, 1), "LRP": (1, 1), "BCRP": (1, 1)})
-    row = call_of(classify_patient(table, "BCP"), "BCL2")
+    row = call_of(classify_frames(table, "BCP"), "BCL2")
     assert row.call == "not_evaluable" and "no detection limit" in row.reason
 
 
@@ -216,7 +232,7 @@ def test_gus_failure_makes_gene_not_evaluable():
         "CD34pos": [("GUS", 0.1, 0.02, "ok"), ("MDR1", 0.01, 0.02, "ok")],
         "CD34neg": [("GUS", NAN, NAN, "undetected"), ("MDR1", 0.01, 0.02, "ok")],
     }
-    result = classify_patient(expression_for(data), "BCP", {"classification": {"genes": ["MDR1"]}})
+    result = classify_frames(expression_for(data), "BCP", {"classification": {"genes": ["MDR1"]}})
     row = call_of(result, "MDR1")
     assert row.call == "not_evaluable" and "GUS undetected" in row.reason
     assert result.group.iloc[0].group == "excluded"
@@ -228,7 +244,7 @@ def test_flow_failure_excludes_patient():
         {"BCL2": (4, 1), "MDR1": (1, 1), "LRP": (1, 1), "BCRP": (1, 1)},
         flow=flow_rows("P01", pos="fail"),
     )
-    result = classify_patient(table, "BCP")
+    result = classify_frames(table, "BCP")
     assert set(result.calls.call) == {"not_evaluable"}
     assert all("CD34pos purity fail" in r for r in result.calls.reason)
     group = result.group.iloc[0]
@@ -242,7 +258,7 @@ def test_presort_heterogeneity_failure_excludes_patient():
         {"BCL2": (4, 1), "MDR1": (1, 1), "LRP": (1, 1), "BCRP": (1, 1)},
         flow=flow_rows("P01", presort="fail"),
     )
-    group = classify_patient(table, "BCP").group.iloc[0]
+    group = classify_frames(table, "BCP").group.iloc[0]
     assert group.group == "excluded" and "heterogeneity" in group.reason
 
 
@@ -270,7 +286,7 @@ def test_fusion_comparison_and_low_gus():
         "CD34pos": [("GUS", 30000.0, 0.03, "ok"), ("TEL-AML1", 6000.0, 0.04, "ok")],
         "CD34neg": [("GUS", 25000.0, 0.03, "ok"), ("TEL-AML1", 1500.0, 0.04, "ok")],
     }
-    result = classify_patient(expression_for(data, unit="copies", plate="F1"), "BCP")
+    result = classify_frames(expression_for(data, unit="copies", plate="F1"), "BCP")
     fusion = result.fusion.set_index("fraction")
     assert fusion.loc["CD34pos", "value"] == pytest.approx(20.0)
     assert fusion.loc["CD34neg", "value"] == pytest.approx(6.0)
@@ -281,7 +297,7 @@ def test_fusion_comparison_and_low_gus():
         "CD34pos": [("GUS", 30000.0, 0.03, "ok"), ("TEL-AML1", 6000.0, 0.04, "ok")],
         "CD34neg": [("GUS", 5000.0, 0.03, "ok"), ("TEL-AML1", 1500.0, 0.04, "ok")],
     }
-    fusion = classify_patient(expression_for(low, unit="copies", plate="F1"), "BCP").fusion
+    fusion = classify_frames(expression_for(low, unit="copies", plate="F1"), "BCP").fusion
     assert set(fusion["higher"]) == {"not_evaluable"}
     assert fusion.set_index("fraction").loc["CD34neg", "eac_class"] == "inevaluable"
 
@@ -291,6 +307,32 @@ def test_settings_validation():
         ClassifySettings.from_config({"classification": {"fold_threshold": 1.0}})
     settings = ClassifySettings.from_config({"classification": {"genes": ["MDR1"]}})
     assert settings.genes == ("MDR1",) and settings.fold_threshold == 2.0
+
+
+def test_records_in_records_out_and_frames_accepted():
+    table = simple({"BCL2": (0.4, 0.2), "MDR1": (1, 1), "LRP": (1, 1), "BCRP": (1, 1)})
+    result = classify_patient(table, "BCP")
+    assert [list(row) for row in result.calls] == [CALL_COLUMNS] * 4
+    assert [list(row) for row in result.group] == [GROUP_COLUMNS]
+    from_frame = classify_patient(pd.DataFrame(table), "BCP")
+    for name in ("calls", "group", "fusion"):
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(getattr(result, name)), pd.DataFrame(getattr(from_frame, name))
+        )
+
+
+def test_per_patient_steps_do_not_import_heavy_libraries():
+    """pair, normalise and classify run as one process per patient: pandas alone costs
+    ~0.4 CPU-s to import, so their modules (and the records I/O) must not need it."""
+    code = (
+        "import sys; import sortpcr.pairing, sortpcr.normalise, sortpcr.classify, sortpcr.io, "
+        "sortpcr.runner; "
+        "print(','.join(m for m in ('pandas', 'scipy', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == ""
 
 
 # --- differential: the demo spec's truth through pairing/normalise/classify -----------------
@@ -327,7 +369,7 @@ def test_spec_truth_gives_table2():
     for row in spec.PATIENTS:
         patient = str(row["patient"])
         pairs = pair_patient(patient, units_table, quantities, flow)
-        result = classify_patient(normalise_patient(pairs), str(row["lineage"]))
+        result = classify_frames(normalise_patient(pairs), str(row["lineage"]))
         groups[patient] = result.group.iloc[0].group
         symbols = {"CD34pos_higher": "pos", "CD34neg_higher": "neg", "no_difference": "-"}
         calls = {r.gene: symbols[r.call] for r in result.calls.itertuples()}

@@ -295,7 +295,7 @@ def test_build_cohort_and_workbook_round_trip(tmp_path):
 
 
 def test_figures_deterministic_png_and_svg(tmp_path):
-    from sortpcr.plots.cohort import cohort_figures, save_figure
+    from sortpcr.plots.cohort import cohort_figure, figure_names, save_figure
 
     rows = calls_rows([(4.0, 1.0), (1.0, 1.2), (0.2, 0.9)])
     rows += calls_rows([(30.0, 6.0), (13.0, 130.0)], lineage="T", start=4)
@@ -310,11 +310,12 @@ def test_figures_deterministic_png_and_svg(tmp_path):
             for f, v, c in (("CD34pos", 85.0, "quantifiable"), ("CD34neg", np.nan, "negative"))
         ]
     )  # fmt: skip
-    figures = cohort_figures(calls, fusion, ["MDR1"], 2.0)
-    assert list(figures) == ["figure1_BCP", "figure2_T", "heatmap_log2_fold", "fusion_TEL-AML1"]
+    names = figure_names(calls, fusion)
+    assert names == ["figure1_BCP", "figure2_T", "heatmap_log2_fold", "fusion_TEL-AML1"]
     outputs = {}
     for run in ("a", "b"):
-        for name, figure in cohort_figures(calls, fusion, ["MDR1"], 2.0).items():
+        for name in names:
+            figure = cohort_figure(name, calls, fusion, ["MDR1"], 2.0)
             for ext in ("png", "svg"):
                 path = tmp_path / run / f"{name}.{ext}"
                 save_figure(figure, path)
@@ -322,6 +323,8 @@ def test_figures_deterministic_png_and_svg(tmp_path):
     for (name, ext), (first, second) in outputs.items():
         assert first == second, (name, ext)
         assert len(first) > 5000
+    with pytest.raises(ValueError, match="unknown cohort figure"):
+        cohort_figure("table3", calls, fusion, ["MDR1"])
     svg = outputs[("figure1_BCP", "svg")][0]
     assert b"<dc:date>" not in svg
     assert b"Software" not in outputs[("figure1_BCP", "png")][0]

@@ -596,7 +596,9 @@ def test_sample_absent_from_plate_is_a_not_evaluable_pair_row(tmp_path):
         [{"patient": "P01", "fraction": f, "status": "pass", "reason": ""} for f in
          ("presort", "CD34pos", "CD34neg")]
     )  # fmt: skip
-    pairs = pair_patient("P01", units, {"EXPR01": quantities}, flow, {"EXPR01": curves})
+    pairs = pd.DataFrame(
+        pair_patient("P01", units, {"EXPR01": quantities}, flow, {"EXPR01": curves})
+    )
     missing = pairs[pairs["fraction"] == "CD34neg"]
     assert len(missing) == quantities["target"].nunique()
     assert set(missing["status"]) == {"not_evaluable"}

@@ -48,3 +48,16 @@ def test_read_records_header_only(tmp_path):
     write_records(tmp_path / "empty.tsv", [], COLUMNS)
     assert read_records(tmp_path / "empty.tsv") == []
     assert list(read_tsv(tmp_path / "empty.tsv").columns) == COLUMNS
+
+
+def test_cell_helpers_treat_none_and_nan_alike():
+    from sortpcr.io import as_records, cell_float, cell_text, is_missing
+
+    assert is_missing(None) and is_missing(math.nan) and is_missing(np.float64("nan"))
+    assert not is_missing("") and not is_missing(0)
+    assert cell_text(None) == cell_text(math.nan) == "" and cell_text(3) == "3"
+    assert math.isnan(cell_float(None)) and math.isnan(cell_float("x"))
+    assert cell_float("2.5") == 2.5
+    frame = pd.DataFrame(ROWS, columns=COLUMNS)
+    assert [r["patient"] for r in as_records(frame)] == ["01", "P2"]
+    assert as_records(None) == [] and as_records(ROWS)[0] is not ROWS[0]  # copies

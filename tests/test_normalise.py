@@ -71,7 +71,7 @@ def run(quantities, plates=None, flow=None, settings=None, curves=None):
     tables = {p: pd.DataFrame(rows) for p, rows in quantities.items()}
     pairs = pair_patient("P01", units_for(plates), tables, flow_rows() if flow is None else flow,
                          curves=curves)  # fmt: skip
-    return normalise_patient(pairs, settings)
+    return pd.DataFrame(normalise_patient(pairs, settings))
 
 
 def one(table, fraction, gene, plate):
@@ -291,7 +291,7 @@ def test_pairing_missing_sample_and_flow_verdicts():
         )
     }
     flow = flow_rows(pos="fail")
-    pairs = pair_patient("P01", units_for(["E1"]), quantities, flow)
+    pairs = pd.DataFrame(pair_patient("P01", units_for(["E1"]), quantities, flow))
     assert list(pairs.columns) == PAIR_COLUMNS
     missing = pairs[pairs.fraction == "CD34neg"]
     assert set(missing.target) == {"BCL2", "GUS"}
@@ -302,7 +302,7 @@ def test_pairing_missing_sample_and_flow_verdicts():
     assert set(present.presort_status) == {"pass"}
     assert present.purity.iloc[0] == 0.99
     # and normalisation says why
-    table = normalise_patient(pairs, NormaliseSettings())
+    table = pd.DataFrame(normalise_patient(pairs, NormaliseSettings()))  # a DataFrame as input
     neg = one(table, "CD34neg", "BCL2", "E1")
     assert neg.status == "not_evaluable" and "P01neg" in neg.reason
 
@@ -310,6 +310,6 @@ def test_pairing_missing_sample_and_flow_verdicts():
 def test_pairing_missing_flow_rows():
     quantities = {"E1": pd.DataFrame([qrow("E1", "GUS", "P01pos", 0.1, 0.04)])}
     empty_flow = pd.DataFrame(columns=["patient", "fraction", "status", "reason"])
-    pairs = pair_patient("P01", units_for(["E1"]), quantities, empty_flow)
+    pairs = pd.DataFrame(pair_patient("P01", units_for(["E1"]), quantities, empty_flow))
     assert set(pairs.flow_status) == {"not_evaluable"}
     assert "no flow result" in pairs.flow_reason.iloc[0]

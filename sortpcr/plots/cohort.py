@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sortpcr.io import write_with
+from sortpcr.io import cell_float, write_with
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,14 +62,6 @@ def _text_inches(labels: Sequence[str], fontsize: float) -> float:
     return longest * 0.6 * fontsize / 72
 
 
-def _num(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return number
-
-
 def _error(value: float, se: float) -> tuple[float, float]:
     """Lower and upper error-bar lengths of a value with a log10 SE (for a log axis)."""
     if not (math.isfinite(value) and math.isfinite(se) and value > 0):
@@ -78,11 +70,11 @@ def _error(value: float, se: float) -> tuple[float, float]:
 
 
 def _fold_text(row: Any) -> str:
-    fold = _num(row.get("fold"))
+    fold = cell_float(row.get("fold"))
     if math.isfinite(fold) and fold > 0:
         magnitude = fold if fold >= 1 else 1.0 / fold
         return f"{magnitude:.1f}\u00d7"
-    low, high = _num(row.get("fold_low")), _num(row.get("fold_high"))
+    low, high = cell_float(row.get("fold_low")), cell_float(row.get("fold_high"))
     if math.isfinite(low):
         return f"\u2265{low:.1f}\u00d7"
     if math.isfinite(high) and high > 0:
@@ -127,10 +119,10 @@ def expression_figure(
         ):
             xs, ys, lows, highs = [], [], [], []
             for _, row in rows.iterrows():
-                value = _num(row.get(column))
+                value = cell_float(row.get(column))
                 if not (math.isfinite(value) and value > 0):
                     continue
-                low, high = _error(value, _num(row.get(f"{column}_log10_se")))
+                low, high = _error(value, cell_float(row.get(f"{column}_log10_se")))
                 xs.append(x_of[str(row["patient"])] + dx)
                 ys.append(value)
                 lows.append(low)
@@ -222,7 +214,7 @@ def heatmap_figure(
             if row is None:
                 text[i][j] = "n.m."
                 continue
-            value = _num(row.get("log2_fold"))
+            value = cell_float(row.get("log2_fold"))
             call = str(row.get("call", ""))
             symbol = CALL_SYMBOL.get(call, "?") + ("?" if _crosses(row) else "")
             if math.isfinite(value):
@@ -310,11 +302,11 @@ def fusion_figure(fusion: pd.DataFrame, gene: str = "TEL-AML1") -> Figure:
             if not len(match):
                 continue
             row = match.iloc[0]
-            value = _num(row.get("value"))
+            value = cell_float(row.get("value"))
             eac = str(row.get("eac_class", ""))
             if math.isfinite(value) and value > 0:
                 values.append(value)
-                low, high = _error(value, _num(row.get("log10_se")))
+                low, high = _error(value, cell_float(row.get("log10_se")))
                 ax.errorbar([x + dx], [value], yerr=[[low], [high]], marker="o" if
                             fraction == "CD34pos" else "s", color=colour, mfc=face,
                             linestyle="none", capsize=2, markersize=6)  # fmt: skip
@@ -374,21 +366,6 @@ def cohort_figure(
     if head.startswith("figure") and lineage:
         return expression_figure(calls, lineage, genes, threshold)
     raise ValueError(f"unknown cohort figure {name!r}")
-
-
-def cohort_figures(
-    calls: pd.DataFrame,
-    fusion: pd.DataFrame,
-    genes: Sequence[str],
-    threshold: float = 2.0,
-    groups: pd.DataFrame | None = None,
-    lineage_order: Sequence[str] = ("BCP", "T"),
-) -> dict[str, Figure]:
-    """All cohort figures by file stem (see :func:`figure_names`)."""
-    return {
-        name: cohort_figure(name, calls, fusion, genes, threshold, groups, lineage_order)
-        for name in figure_names(calls, fusion, lineage_order)
-    }
 
 
 def save_figure(fig: Figure, path: str | Path) -> None:

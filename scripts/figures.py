@@ -1,4 +1,4 @@
-"""Snakemake adapter: one cohort figure (Figure 1 or 2, the log2-fold heat map, TEL-AML1)."""
+"""Snakemake adapter: the study's Figures 1 and 2, the log2-fold heat map, TEL-AML1."""
 
 import sys
 from pathlib import Path
@@ -15,17 +15,17 @@ def main(log):
     from sortpcr.plots.cohort import cohort_figure, save_figure
 
     settings = sm.params.classification
-    figure = cohort_figure(
-        sm.wildcards.figure,
-        read_tsv(sm.input.calls),
-        read_tsv(sm.input.fusion),
-        settings["genes"],
-        settings["fold_threshold"],
-        read_tsv(sm.input.groups),
-    )
+    calls, fusion, groups = (read_tsv(sm.input[k]) for k in ("calls", "fusion", "groups"))
+    paths: dict[str, list[str]] = {}  # figure name -> its files (png, svg)
     for path in sm.output:
-        save_figure(figure, path)
-        log.info("wrote %s", path)
+        paths.setdefault(Path(path).stem, []).append(path)
+    for name, files in paths.items():
+        figure = cohort_figure(
+            name, calls, fusion, settings["genes"], settings["fold_threshold"], groups
+        )
+        for path in files:
+            save_figure(figure, path)
+            log.info("wrote %s", path)
 
 
 run_step(sm.rule, sm.log[0], main)

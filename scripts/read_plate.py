@@ -5,8 +5,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 
-from sortpcr.io import write_tsv  # noqa: E402
-from sortpcr.qpcr.readers import read_plate  # noqa: E402
+from sortpcr.io import write_records  # noqa: E402
+from sortpcr.qpcr.readers import COLUMNS, read_plate_records  # noqa: E402
 from sortpcr.runner import run_step  # noqa: E402
 
 sm = snakemake  # noqa: F821
@@ -16,7 +16,7 @@ def main(log):
     settings = dict(sm.params.qpcr)
     if sm.params.unit:
         settings["unit"] = sm.params.unit
-    wells = read_plate(
+    wells = read_plate_records(
         sm.input.export,
         plate=sm.wildcards.plate,
         fmt=sm.params.format or None,
@@ -24,7 +24,7 @@ def main(log):
         layout=sm.input.get("layout"),
     )
     log.info("%s: %d wells from %s", sm.wildcards.plate, len(wells), sm.params.label)
-    write_tsv(sm.output[0], wells)
+    write_records(sm.output[0], wells, COLUMNS)
 
 
 run_step(sm.rule, sm.log[0], main)

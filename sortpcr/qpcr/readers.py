@@ -765,11 +765,9 @@ def _read_rdml(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------ plate map
 
 
-def read_layout(path: str | Path) -> pd.DataFrame:
-    """Read a plate map (CSV/TSV/xlsx): ``well`` plus any of ``target, sample, role,
-    quantity, fluor``. Empty cells mean "keep what the export says"."""
-    import pandas as pd
-
+def read_layout(path: str | Path) -> list[dict[str, Any]]:
+    """Read a plate map (CSV/TSV/xlsx) as dict rows: ``well`` plus any of ``target, sample,
+    role, quantity, fluor``. Empty cells mean "keep what the export says"."""
     path = Path(path)
     table = _load_table(path)
     c_well = table.col("well")
@@ -804,27 +802,27 @@ def read_layout(path: str | Path) -> pd.DataFrame:
             )
         seen[key] = line
         rows.append(rec)
-    return pd.DataFrame(rows, columns=["well", "target", "sample", "role", "quantity", "fluor"])
+    return rows
 
 
 def _apply_layout(
-    records: list[dict[str, Any]], layout: pd.DataFrame, settings: Mapping[str, Any]
+    records: list[dict[str, Any]], layout: list[dict[str, Any]], settings: Mapping[str, Any]
 ) -> None:
-    by_key = {(r.well, r.fluor): r for r in layout.itertuples(index=False)}
+    by_key = {(r["well"], r["fluor"]): r for r in layout}
     for rec in records:
         lay = by_key.get((rec["well"], rec["fluor"])) or by_key.get((rec["well"], ""))
         if lay is None:
             continue
-        if lay.target:
-            rec["target"] = lay.target
+        if lay["target"]:
+            rec["target"] = lay["target"]
             rec["_matched"] = True
-        if lay.sample:
-            rec["sample"] = lay.sample
+        if lay["sample"]:
+            rec["sample"] = lay["sample"]
             rec["_matched"] = True
-        if lay.role:
-            rec["role"] = lay.role
-        if not math.isnan(lay.quantity):
-            rec["quantity"] = lay.quantity
+        if lay["role"]:
+            rec["role"] = lay["role"]
+        if not math.isnan(lay["quantity"]):
+            rec["quantity"] = lay["quantity"]
 
 
 # ------------------------------------------------------------------------ entry point
@@ -844,7 +842,24 @@ def read_plate(
     settings: Mapping[str, Any],
     layout: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Read one plate export into the tidy well table (columns :data:`COLUMNS`).
+    """:func:`read_plate_records` as a DataFrame (``ct`` and ``quantity`` float)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(read_plate_records(path, plate, fmt, settings, layout), columns=COLUMNS)
+    frame["ct"] = frame["ct"].astype(float)
+    frame["quantity"] = frame["quantity"].astype(float)
+    return frame
+
+
+def read_plate_records(
+    path: str | Path,
+    plate: str,
+    fmt: str | None,
+    settings: Mapping[str, Any],
+    layout: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """Read one plate export into the tidy well table: dict rows over :data:`COLUMNS`, in
+    plate order (well, then fluor, then target). No pandas: the read_plate job writes them.
 
     ``fmt`` is one of :data:`FORMATS` or ``None``/``""`` to detect it. ``settings`` is the
     ``qpcr`` section of the config (``identifier_regex``, ``target_aliases``,
@@ -855,8 +870,6 @@ def read_plate(
     non-numeric Ct, duplicate wells, standards without a quantity, unknowns without a
     target or sample, and unknown formats; :class:`XMLSecurityError` for RDML with DTDs.
     """
-    import pandas as pd
-
     path = Path(path)
     if not path.is_file():
         what = "is not a regular file" if path.exists() else "does not exist"
@@ -951,17 +964,5 @@ def read_plate(
         rec["plate"] = plate
         rec["unit"] = unit
 
-    frame = pd.DataFrame.from_records(records)
-    frame = frame[COLUMNS].copy()
-    order = sorted(
-        range(len(frame)),
-        key=lambda i: (
-            _well_order(frame.at[i, "well"]),
-            frame.at[i, "fluor"],
-            frame.at[i, "target"],
-        ),
-    )
-    frame = frame.iloc[order].reset_index(drop=True)
-    frame["ct"] = frame["ct"].astype(float)
-    frame["quantity"] = frame["quantity"].astype(float)
-    return frame
+    records.sort(key=lambda r: (_well_order(r["well"]), r["fluor"], r["target"]))
+    return [{c: rec[c] for c in COLUMNS} for rec in records]

@@ -41,6 +41,12 @@ CALL_SYMBOL = {
     "not_evaluable": "n.e.",
 }
 PANEL_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+#: Above this many patients on an axis the per-patient labels (calls, folds, cell text) are
+#: left out, as they would overlap, and every k-th patient is named; the cohort tables hold
+#: every number.
+MAX_LABELLED = 60
+#: Largest figure side in inches (Agg draws at most 2**16 pixels a side).
+MAX_INCHES = 40.0
 
 
 def _margins(fig: Figure, left: float, right: float, top: float, bottom: float, **space) -> None:
@@ -54,6 +60,12 @@ def _margins(fig: Figure, left: float, right: float, top: float, bottom: float, 
         bottom=bottom / height,
         **space,
     )
+
+
+def _thinned(labels: Sequence[str]) -> tuple[list[int], list[str]]:
+    """Positions and names of the patients to label: all, or every k-th of a large cohort."""
+    step = max(1, math.ceil(len(labels) / MAX_LABELLED))
+    return list(range(0, len(labels), step)), list(labels[::step])
 
 
 def _text_inches(labels: Sequence[str], fontsize: float) -> float:
@@ -102,9 +114,11 @@ def expression_figure(
     patients = sorted(part["patient"].astype(str).unique())
     ncols = 2 if len(genes) > 1 else 1
     nrows = math.ceil(len(genes) / ncols)
-    width = max(7.0, 1.6 + 0.42 * len(patients) * ncols)
+    width = min(max(7.0, 1.6 + 0.42 * len(patients) * ncols), MAX_INCHES)
+    dense = len(patients) > MAX_LABELLED
+    positions, names = _thinned(patients)
     rotated = len(patients) > 12
-    ticks = _text_inches(patients, 8) if rotated else 0.15  # patient labels under each panel
+    ticks = _text_inches(names, 8) if rotated else 0.15  # patient labels under each panel
     panel, gap, head, foot = 2.6, 0.55 + ticks, 0.75, 0.5 + ticks  # inches
     fig = Figure(figsize=(width, nrows * panel + (nrows - 1) * gap + head + foot))
     axes = fig.subplots(nrows, ncols, squeeze=False)
@@ -128,14 +142,15 @@ def expression_figure(
                 lows.append(low)
                 highs.append(high)
             if xs:  # one artist per fraction and panel, not one per point
-                ax.errorbar(xs, ys, yerr=[lows, highs], linestyle="none", markersize=5,
-                            capsize=2, elinewidth=0.8, **style)  # fmt: skip
+                ax.errorbar(xs, ys, yerr=[lows, highs], linestyle="none",
+                            markersize=2.5 if dense else 5, capsize=0 if dense else 2,
+                            elinewidth=0.5 if dense else 0.8, **style)  # fmt: skip
             values += ys
         ax.set_yscale("log")
         if values:
             top, bottom = max(values), min(values)
             ax.set_ylim(bottom / 3.0, top * 12.0)
-        for _, row in rows.iterrows():
+        for _, row in [] if dense else rows.iterrows():
             x = x_of[str(row["patient"])]
             call = str(row.get("call", ""))
             symbol = CALL_SYMBOL.get(call, "?")
@@ -154,8 +169,8 @@ def expression_figure(
                 fontweight="bold" if call in ("CD34pos_higher", "CD34neg_higher") else "normal",
                 color=colour,
             )
-        ax.set_xticks(range(len(patients)))
-        ax.set_xticklabels(patients, rotation=90 if rotated else 0, fontsize=8)
+        ax.set_xticks(positions)
+        ax.set_xticklabels(names, rotation=90 if rotated else 0, fontsize=8)
         ax.set_xlim(-0.6, len(patients) - 0.4)
         ax.set_title(f"({PANEL_LETTERS[index]}) {gene}", loc="left", fontsize=10)
         ax.set_ylabel("AU relative to IM-9", fontsize=8)
@@ -176,8 +191,12 @@ def expression_figure(
         title
         or (
             f"{lineage}-ALL: expression in sorted CD34+ and CD34− blasts\n"
-            f"+ / −: ≥{threshold:g}-fold higher in CD34+ / CD34−;  "
-            "=: no difference;  n.e.: not evaluable;  ?: CI crosses a threshold"
+            + (
+                f"{len(patients)} patients, too many to label each: the calls are in calls.tsv"
+                if dense
+                else f"+ / −: ≥{threshold:g}-fold higher in CD34+ / CD34−;  "
+                "=: no difference;  n.e.: not evaluable;  ?: CI crosses a threshold"
+            )
         ),
         fontsize=9,
         x=0.01,
@@ -223,8 +242,9 @@ def heatmap_figure(
             else:
                 text[i][j] = symbol
     limit = max(3.0, float(np.nanmax(np.abs(matrix))) if np.isfinite(matrix).any() else 3.0)
+    dense = len(ordered) > MAX_LABELLED
     fig = Figure(figsize=(2.2 + 1.15 * len(genes) + (1.6 if groups is not None else 0),
-                          1.4 + 0.34 * max(len(ordered), 1)))  # fmt: skip
+                          min(1.4 + 0.34 * max(len(ordered), 1), MAX_INCHES)))  # fmt: skip
     ax = fig.subplots()
     masked = np.ma.masked_invalid(matrix)
     cmap = _diverging_cmap()
@@ -235,7 +255,7 @@ def heatmap_figure(
         aspect="auto",
         interpolation="nearest",
     )
-    for i in range(len(ordered)):
+    for i in range(0 if dense else len(ordered)):
         for j in range(len(genes)):
             value = matrix[i, j]
             dark = math.isfinite(value) and abs(value) > 0.6 * limit
@@ -244,13 +264,13 @@ def heatmap_figure(
     ax.set_xticks(range(len(genes)))
     ax.set_xticklabels(list(genes), fontsize=9)
     ax.xaxis.tick_top()
-    ax.set_yticks(range(len(ordered)))
-    row_labels = [f"{p} ({lin})" for p, lin in ordered]
+    positions, row_labels = _thinned([f"{p} ({lin})" for p, lin in ordered])
+    ax.set_yticks(positions)
     ax.set_yticklabels(row_labels, fontsize=8)
     for i in range(1, len(ordered)):
         if ordered[i][1] != ordered[i - 1][1]:
             ax.axhline(i - 0.5, color="black", linewidth=1.2)
-    if groups is not None and len(groups):
+    if groups is not None and len(groups) and not dense:
         group_of = {str(r["patient"]): str(r["group"]) for _, r in groups.iterrows()}
         for i, (patient, _lineage) in enumerate(ordered):
             ax.annotate(group_of.get(patient, ""), xy=(1.02, i), xycoords=("axes fraction",
@@ -284,7 +304,10 @@ def fusion_figure(fusion: pd.DataFrame, gene: str = "TEL-AML1") -> Figure:
 
     part = fusion[fusion["gene"].astype(str) == gene] if len(fusion) else fusion
     patients = sorted(part["patient"].astype(str).unique()) if len(part) else []
-    fig = Figure(figsize=(max(5.0, 1.5 + 0.9 * len(patients)), 3.8))
+    dense = len(patients) > MAX_LABELLED
+    positions, names = _thinned(patients)
+    ticks = _text_inches(names, 8) if len(patients) > 12 else 0.15
+    fig = Figure(figsize=(min(max(5.0, 1.5 + 0.9 * len(patients)), MAX_INCHES), 3.6 + ticks))
     ax = fig.subplots()
     if not patients:
         ax.text(0.5, 0.5, f"no {gene} measurements", ha="center", va="center",
@@ -292,43 +315,49 @@ def fusion_figure(fusion: pd.DataFrame, gene: str = "TEL-AML1") -> Figure:
         ax.set_axis_off()
         return fig
     values = []
-    for x, patient in enumerate(patients):
-        rows = part[part["patient"].astype(str) == patient]
-        for fraction, dx, colour, face in (
-            ("CD34pos", -0.12, POS_COLOUR, POS_COLOUR),
-            ("CD34neg", 0.12, NEG_COLOUR, "white"),
-        ):
-            match = rows[rows["fraction"] == fraction]
-            if not len(match):
-                continue
-            row = match.iloc[0]
+    x_of = {p: i for i, p in enumerate(patients)}
+    for fraction, dx, marker, face in (
+        ("CD34pos", -0.12, "o", POS_COLOUR),
+        ("CD34neg", 0.12, "s", "white"),
+    ):
+        colour = POS_COLOUR if fraction == "CD34pos" else NEG_COLOUR
+        xs, ys, lows, highs = [], [], [], []
+        for _, row in part[part["fraction"] == fraction].iterrows():
+            x = x_of[str(row["patient"])] + dx
             value = cell_float(row.get("value"))
             eac = str(row.get("eac_class", ""))
             if math.isfinite(value) and value > 0:
-                values.append(value)
                 low, high = _error(value, cell_float(row.get("log10_se")))
-                ax.errorbar([x + dx], [value], yerr=[[low], [high]], marker="o" if
-                            fraction == "CD34pos" else "s", color=colour, mfc=face,
-                            linestyle="none", capsize=2, markersize=6)  # fmt: skip
-            if eac and eac != "quantifiable":
-                ax.annotate(eac.replace("_", " "), xy=(x + dx, 0.02), xycoords=("data",
+                xs.append(x)
+                ys.append(value)
+                lows.append(low)
+                highs.append(high)
+            if eac and eac != "quantifiable" and not dense:
+                ax.annotate(eac.replace("_", " "), xy=(x, 0.02), xycoords=("data",
                             "axes fraction"), rotation=90, fontsize=6, ha="center",
                             va="bottom", color=GREY)  # fmt: skip
-        higher = str(rows["higher"].iloc[0]) if "higher" in rows else ""
-        ax.annotate(f"higher: {higher}", xy=(x, 1.0), xycoords=("data", "axes fraction"),
-                    xytext=(0, -4), textcoords="offset points", ha="center", va="top",
-                    fontsize=7)  # fmt: skip
+        if xs:  # one artist per fraction
+            ax.errorbar(xs, ys, yerr=[lows, highs], marker=marker, color=colour, mfc=face,
+                        linestyle="none", capsize=0 if dense else 2,
+                        markersize=3 if dense else 6)  # fmt: skip
+        values += ys
+    if not dense:
+        higher = {str(r["patient"]): str(r.get("higher", "")) for _, r in part.iterrows()}
+        for patient, x in x_of.items():
+            ax.annotate(f"higher: {higher[patient]}", xy=(x, 1.0), xycoords=("data",
+                        "axes fraction"), xytext=(0, -4), textcoords="offset points",
+                        ha="center", va="top", fontsize=7)  # fmt: skip
     ax.set_yscale("log")
     if values:
         ax.set_ylim(min(values) / 4.0, max(values) * 6.0)
-    ax.set_xticks(range(len(patients)))
-    ax.set_xticklabels(patients)
+    ax.set_xticks(positions)
+    ax.set_xticklabels(names, rotation=90 if len(patients) > 12 else 0, fontsize=8)
     ax.set_xlim(-0.6, len(patients) - 0.4)
     ax.set_ylabel(f"{gene} copies per 100 GUS copies (NCN)", fontsize=8)
     ax.set_title(f"{gene} per fraction (red circle CD34+, blue square CD34\u2212)", fontsize=9)
     ax.grid(axis="y", color="#e0e0e0", linewidth=0.6)
     ax.set_axisbelow(True)
-    _margins(fig, 0.75, 0.15, 0.35, 0.4)
+    _margins(fig, 0.75, 0.15, 0.35, 0.25 + ticks)
     return fig
 
 

@@ -184,8 +184,13 @@ def read_tsv(path: str | Path) -> pd.DataFrame:
 
 
 def concat_tsv(paths: list[str | Path], out: str | Path) -> None:
-    """Concatenate tables with the same columns (per patient or per plate) in input order."""
-    import pandas as pd
-
-    tables = [read_tsv(p) for p in paths]
-    write_tsv(out, pd.concat(tables, ignore_index=True) if tables else pd.DataFrame())
+    """Concatenate tables with the same columns (per patient or per plate) in input order,
+    without pandas; a column that only some tables have is added, empty elsewhere."""
+    columns: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for path in paths:
+        with open(path, encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle, delimiter="\t"), [])
+        columns += [c for c in header if c not in columns]
+        rows += read_records(path)
+    write_records(out, rows, columns)

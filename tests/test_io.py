@@ -61,3 +61,16 @@ def test_cell_helpers_treat_none_and_nan_alike():
     frame = pd.DataFrame(ROWS, columns=COLUMNS)
     assert [r["patient"] for r in as_records(frame)] == ["01", "P2"]
     assert as_records(None) == [] and as_records(ROWS)[0] is not ROWS[0]  # copies
+
+
+def test_concat_tsv_keeps_order_and_adds_missing_columns(tmp_path):
+    from sortpcr.io import concat_tsv
+
+    write_records(tmp_path / "a.tsv", ROWS[:1], COLUMNS)
+    write_records(tmp_path / "b.tsv", [{**ROWS[1], "extra": 7}], [*COLUMNS, "extra"])
+    concat_tsv([tmp_path / "a.tsv", tmp_path / "b.tsv"], tmp_path / "all.tsv")
+    rows = read_records(tmp_path / "all.tsv")
+    assert [r["patient"] for r in rows] == ["01", "P2"]
+    assert rows[0]["extra"] is None and rows[1]["extra"] == 7
+    both = pd.concat([read_tsv(tmp_path / "a.tsv"), read_tsv(tmp_path / "b.tsv")])
+    assert list(read_tsv(tmp_path / "all.tsv").columns) == list(both.columns)

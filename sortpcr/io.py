@@ -159,6 +159,21 @@ def cell_float(value: Any) -> float:
         return math.nan
 
 
+def column_floats(rows: list[dict[str, Any]], column: str) -> list[float]:
+    """One numeric column of dict rows as floats, in row order (missing cells NaN)."""
+    return [cell_float(row[column]) for row in rows]
+
+
+def group_rows(
+    rows: list[dict[str, Any]], columns: tuple[str, ...]
+) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+    """Dict rows by their values in ``columns`` (a tuple key), each group in row order."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[c] for c in columns), []).append(row)
+    return groups
+
+
 def write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
     """Call ``writer(tmp_path)`` and move the result into place atomically (figures, xlsx)."""
     with atomic_path(path) as tmp:

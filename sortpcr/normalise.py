@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sortpcr.io import Rows, as_records, cell_float, cell_text
+from sortpcr.io import Rows, as_records, cell_float, cell_text, group_rows
 
 COMBINED = "combined"
 
@@ -338,9 +338,7 @@ def normalise_patient(
         settings = NormaliseSettings()
     elif not isinstance(settings, NormaliseSettings):
         settings = NormaliseSettings.from_config(settings)
-    by_sample: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for row in as_records(pairs):
-        by_sample.setdefault((row["fraction"], row["plate"]), []).append(row)
+    by_sample = group_rows(as_records(pairs), ("fraction", "plate"))
     per_plate: list[dict[str, Any]] = []
     for key in sorted(by_sample):
         rows = by_sample[key]
@@ -350,9 +348,7 @@ def normalise_patient(
             if str(row["target"]) in {settings.reference_gene, ""}:
                 continue
             per_plate.append(_normalise_one(row, gus, settings))
-    by_gene: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for row in per_plate:
-        by_gene.setdefault((row["fraction"], row["gene"], row["unit"]), []).append(row)
+    by_gene = group_rows(per_plate, ("fraction", "gene", "unit"))
     combined = [_combine(by_gene[key]) for key in sorted(by_gene)]
     columns = EXPRESSION_COLUMNS + EXTRA_COLUMNS
     table = sorted(per_plate + combined, key=_sort_key)

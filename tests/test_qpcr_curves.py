@@ -17,7 +17,7 @@ from sortpcr.qpcr.curves import (
     fit_line,
     pooled_fit,
 )
-from sortpcr.qpcr.readers import read_plate
+from sortpcr.qpcr.readers import read_plate, read_plate_records
 from tests.conftest import qpcr_settings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -46,6 +46,12 @@ def standards(target: str, quantities, cts, unit: str = "relative", plate: str =
     return pd.DataFrame(rows)
 
 
+def curve_table(wells, settings=SETTINGS):
+    """:func:`fit_curves` as a DataFrame (the function returns dict rows) and its log."""
+    curves, log = fit_curves(wells, settings)
+    return pd.DataFrame(curves, columns=CURVE_COLUMNS), log
+
+
 def test_efficiency_formula():
     # 100 %: slope = -1/log10(2) = -3.321928...
     assert efficiency_from_slope(-1 / math.log10(2)) == pytest.approx(1.0, abs=1e-12)
@@ -61,8 +67,8 @@ def test_perfect_100_percent_curve():
     q = [1.0, 1.0, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
     ct = [20.0 + slope * math.log10(v) for v in q]
     curves, _ = fit_curves(standards("GUS", q, ct), SETTINGS)
-    row = curves.iloc[0]
-    assert list(curves.columns) == CURVE_COLUMNS
+    assert [list(row) for row in curves] == [CURVE_COLUMNS]
+    row = pd.DataFrame(curves).iloc[0]
     assert row.slope == pytest.approx(-3.321928, abs=1e-6)
     assert row.intercept == pytest.approx(20.0, abs=1e-9)
     assert row.r2 == pytest.approx(1.0, abs=1e-12)
@@ -81,7 +87,7 @@ def test_90_percent_curve_passes_and_89_fails():
         slope = -1 / math.log10(1 + eff)
         q = [1.0, 0.1, 0.01, 0.001]
         ct = [25.0 + slope * math.log10(v) for v in q]
-        row = fit_curves(standards("BCL2", q, ct), SETTINGS)[0].iloc[0]
+        row = curve_table(standards("BCL2", q, ct))[0].iloc[0]
         assert row.efficiency == pytest.approx(eff, abs=1e-9)
         assert row.status == status
     assert "efficiency 89.0% below 90%" in row.reason
@@ -120,8 +126,8 @@ def test_copies_acceptance_uses_slope_range():
     q = [1e6, 1e5, 1e3, 1e2, 1e1]
     good = [38.0 - 3.4 * math.log10(v) for v in q]
     steep = [38.0 - 4.0 * math.log10(v) for v in q]
-    assert fit_curves(standards("TEL-AML1", q, good, "copies"), SETTINGS)[0].status[0] == "pass"
-    row = fit_curves(standards("TEL-AML1", q, steep, "copies"), SETTINGS)[0].iloc[0]
+    assert fit_curves(standards("TEL-AML1", q, good, "copies"), SETTINGS)[0][0]["status"] == "pass"
+    row = curve_table(standards("TEL-AML1", q, steep, "copies"))[0].iloc[0]
     assert row.status == "fail" and row.reason == "slope -4.000 below -3.9"
 
 
@@ -131,7 +137,7 @@ def test_outlier_and_undetermined_standards_are_not_fitted():
     ct = [20.0 + slope * math.log10(v) for v in q]
     ct[4] += 2.5  # outlier in the 0.1 triplicate
     ct[9] = ct[10] = ct[11] = math.nan  # lowest level never came up
-    curves, log = fit_curves(standards("GUS", q, ct), SETTINGS)
+    curves, log = curve_table(standards("GUS", q, ct))
     row = curves.iloc[0]
     assert row.points == 8 and row.levels == 3  # 9 wells with a Ct, one outlier
     assert row.range_low == 0.01 and row.slope == pytest.approx(slope, abs=1e-9)
@@ -140,7 +146,7 @@ def test_outlier_and_undetermined_standards_are_not_fitted():
 
 def test_too_few_levels_fails():
     q, ct = [1.0, 1.0, 0.1, 0.1], [20.0, 20.1, 23.3, 23.4]
-    row = fit_curves(standards("GUS", q, ct), SETTINGS)[0].iloc[0]
+    row = curve_table(standards("GUS", q, ct))[0].iloc[0]
     assert row.status == "fail" and "2 standard levels with a Ct (< 3)" in row.reason
 
 
@@ -165,7 +171,7 @@ def test_pooled_fit_reproduces_biorad_and_per_target_curves_differ():
     assert 100 * pooled["efficiency"] == pytest.approx(float(biorad["Efficiency %"]), abs=1e-7)
     assert (round(pooled["slope"], 4), round(pooled["r2"], 4)) == (-3.2300, 0.3064)
 
-    curves, _ = fit_curves(wells, SETTINGS)
+    curves, _ = curve_table(wells)
     assert len(curves) == 11
     slopes = dict(zip(curves["target"], curves["slope"], strict=True))
     assert min(slopes.values()) == pytest.approx(-3.8369, abs=1e-4)  # ATG8b
@@ -185,10 +191,33 @@ def test_stepone_rdml_curve():
     path = QPCR / "rdml_v1_0_stepone_std_curve.rdml"
     if not path.is_file():
         pytest.skip("real RDML not available")
-    curves, _ = fit_curves(read_plate(path, "STEP", None, SETTINGS), SETTINGS)
+    curves, _ = curve_table(read_plate(path, "STEP", None, SETTINGS))
     row = curves.iloc[0]
     # RNase P, 5 two-fold levels x 3: StepOne states an efficiency of 93.91181 % in the file
     assert row.efficiency == pytest.approx(0.9391181, abs=1e-4)
     assert row.slope == pytest.approx(-3.4770, abs=1e-4)
     assert row.points == 15 and row.status == "pass"
     assert np.isclose(row.range_low, 625.0) and np.isclose(row.range_high, 10000.0)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    "name",
+    [
+        "biorad_cfxmanager3_std_Quantification_Cq_Results.csv",
+        "biorad_cfxmanager_early_std_tab.txt",
+        "biorad_myiq_pcrquant_std_commadecimal.csv",
+        "rdml_v1_0_stepone_std_curve.rdml",
+    ],
+)
+def test_real_exports_same_curves_from_rows_and_dataframe(name):
+    """The fit_curves job passes the reader's dict rows; tests and notebooks a DataFrame."""
+    path = QPCR / name
+    if not path.is_file():
+        pytest.skip(f"real export {name} not available (../shared absent)")
+    rows = read_plate_records(path, "REAL", None, SETTINGS)
+    curves, log = fit_curves(rows, SETTINGS)
+    assert curves and all(list(row) == CURVE_COLUMNS for row in curves)
+    frame_curves, frame_log = fit_curves(read_plate(path, "REAL", None, SETTINGS), SETTINGS)
+    assert repr(curves) == repr(frame_curves)  # bit for bit, NaN included
+    assert log == frame_log

@@ -8,13 +8,22 @@ The standard curve used throughout: log10 q = 0, 1, 2, 3 (q = 1 .. 1000), Ct = 3
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from sortpcr.qpcr.curves import fit_curves
+from sortpcr.io import read_records, read_tsv, write_records
+from sortpcr.qpcr.curves import CURVE_COLUMNS, fit_curves
 from sortpcr.qpcr.quantify import QUANTITY_COLUMNS, log10_se, quantify
+from sortpcr.qpcr.readers import COLUMNS
+from sortpcr.qpcr.replicates import QC_COLUMNS
 from tests.conftest import qpcr_settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SETTINGS = qpcr_settings()  # the shipped defaults of config/config.yaml
 NA = math.nan
@@ -59,12 +68,12 @@ def run(wells, **overrides):
     settings = {**SETTINGS, **overrides}
     curves, _ = fit_curves(wells, settings)
     q, qc, log = quantify(wells, curves, settings)
-    return q.set_index("sample"), qc, log
+    return pd.DataFrame(q, columns=QUANTITY_COLUMNS).set_index("sample"), pd.DataFrame(qc), log
 
 
 def test_curve_is_the_hand_worked_one():
     curves, _ = fit_curves(plate(), SETTINGS)
-    row = curves.iloc[0]
+    row = pd.DataFrame(curves).iloc[0]
     assert (row.slope, row.intercept) == (pytest.approx(-3.3), pytest.approx(30.0))
     assert row.residual_sd == pytest.approx(math.sqrt(0.02))
     assert (row.n, row.mean_log10q, row.sxx) == (4, 1.5, pytest.approx(5.0))
@@ -187,3 +196,48 @@ def test_failed_or_missing_curve_is_not_evaluable():
 def test_bad_ntc_policy_is_refused():
     with pytest.raises(ValueError, match="ntc_policy"):
         run(plate(("S1", [26.6])), ntc_policy="ignore")
+
+
+def test_rows_read_back_from_tsv_give_the_same_tables(tmp_path):
+    """What the pipeline does between jobs: wells.tsv and curves.tsv as dict rows give the
+    same rows, bit for bit, as the DataFrame; wells_qc keys are the script's column list."""
+    wells = plate(("S1", [26.70, 26.60, 28.20]), ("S2", [23.40, NA]), ("S3", [NA, NA]))
+    wells_tsv, curves_tsv = tmp_path / "wells.tsv", tmp_path / "curves.tsv"
+    write_records(wells_tsv, wells.to_dict("records"), COLUMNS)
+    curves, _ = fit_curves(read_records(wells_tsv), SETTINGS)
+    assert repr(curves) == repr(fit_curves(wells, SETTINGS)[0])
+    write_records(curves_tsv, curves, CURVE_COLUMNS)
+    q, qc, log = quantify(read_records(wells_tsv), read_records(curves_tsv), SETTINGS)
+    q_frame, _, log_frame = quantify(wells, read_tsv(curves_tsv), SETTINGS)
+    assert repr(q) == repr(q_frame) and log == log_frame
+    assert [list(row) for row in q] == [QUANTITY_COLUMNS] * 3
+    assert {tuple(row) for row in qc} == {(*COLUMNS, *QC_COLUMNS)}
+
+
+def test_plate_jobs_import_neither_pandas_nor_scipy_stats():
+    """fit_curves and quantify jobs skip pandas' ~0.4 s import and scipy.stats' ~1 s, a
+    fit and a quantification on dict rows included; the pair job, which imports
+    QUANTITY_COLUMNS, does not pay for numpy either."""
+    code = textwrap.dedent(
+        """
+        import sys
+        import sortpcr.io, sortpcr.qpcr.quantify, sortpcr.qpcr.replicates
+        print("numpy" in sys.modules)
+        from sortpcr.qpcr.curves import fit_curves
+        from sortpcr.qpcr.quantify import quantify
+        well = dict(plate="P1", target="GUS", unit="relative", fluor="")
+        wells = [
+            dict(well=f"A{i + 1:02d}", sample="IM9", role="standard", ct=30.0 - 3.3 * i,
+                 quantity=10.0**i, **well)
+            for i in range(4)
+        ] + [dict(well="B01", sample="S1", role="unknown", ct=25.0, quantity=None, **well)]
+        curves, _ = fit_curves(wells, {})
+        quantities, _, _ = quantify(wells, curves, {})
+        print(quantities[0]["status"])
+        print(sorted(m for m in ("pandas", "scipy.stats") if m in sys.modules))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split("\n")[:3] == ["False", "ok", "[]"]

@@ -8,6 +8,7 @@ import math
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from sortpcr.qpcr.curves import fit_curves
@@ -93,7 +94,7 @@ def test_read_back_recovers_quantities_and_efficiencies(tmp_path):
     path = tmp_path / "p.csv"
     expression_plate(path, replicates=2)
     wells = read_plate(path, "EXPR01", None, SETTINGS)
-    curves, _ = fit_curves(wells, SETTINGS)
+    curves = pd.DataFrame(fit_curves(wells, SETTINGS)[0])
     assert len(curves) == 5 and set(curves["status"]) == {"pass"}
     assert curves["efficiency"].between(0.90, 1.05).all()
     _, truth = qpcr_sim.simulate_plate(
@@ -102,7 +103,7 @@ def test_read_back_recovers_quantities_and_efficiencies(tmp_path):
     for row in curves.itertuples():
         assert row.efficiency == pytest.approx(truth[row.target]["efficiency"], abs=0.05)
         assert row.intercept == pytest.approx(truth[row.target]["intercept"], abs=0.5)
-    q, _, _ = quantify(wells, curves, SETTINGS)
+    q = pd.DataFrame(quantify(wells, curves, SETTINGS)[0])
     q = q.set_index(["sample", "target"])
     for sample, targets in SAMPLES.items():
         for target, true in targets.items():
@@ -136,10 +137,10 @@ def test_copies_plate_round_trip(tmp_path):
     )
     wells = read_plate(path, "FUS01", "icycler", SETTINGS)
     assert set(wells["unit"]) == {"copies"}
-    curves, _ = fit_curves(wells, SETTINGS)
+    curves = pd.DataFrame(fit_curves(wells, SETTINGS)[0])
     assert set(curves["status"]) == {"pass"}
     assert curves["slope"].between(-3.6, -3.2).all()  # 90-105 % in EAC's -3.9..-3.0
-    q, _, _ = quantify(wells, curves, SETTINGS)
+    q = pd.DataFrame(quantify(wells, curves, SETTINGS)[0])
     q = q.set_index(["sample", "target"])
     for sample, targets in samples.items():
         for target, true in targets.items():
@@ -178,14 +179,15 @@ def test_tsv_round_trip_and_figure(tmp_path):
     path = tmp_path / "p.csv"
     expression_plate(path)
     wells = read_plate(path, "EXPR01", None, SETTINGS)
-    curves, _ = fit_curves(wells, SETTINGS)
+    curves = pd.DataFrame(fit_curves(wells, SETTINGS)[0])
     direct, qc, _ = quantify(wells, curves, SETTINGS)
+    direct = pd.DataFrame(direct)
     write_tsv(tmp_path / "wells.tsv", wells)
     write_tsv(tmp_path / "curves.tsv", curves)
     wells_back = read_tsv(tmp_path / "wells.tsv")
     curves_back = read_tsv(tmp_path / "curves.tsv")
     assert (wells_back["target"] == wells["target"]).all()
-    again, _, _ = quantify(wells_back, curves_back, SETTINGS)
+    again = pd.DataFrame(quantify(wells_back, curves_back, SETTINGS)[0])
     assert list(again["status"]) == list(direct["status"])
     assert list(again["flags"].fillna("")) == list(direct["flags"])
     ok = direct["log10_quantity"].notna()

@@ -13,26 +13,32 @@ from __future__ import annotations
 
 import math
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-from sortpcr.io import write_with
-
-if TYPE_CHECKING:
-    import pandas as pd
+from sortpcr.io import Rows, as_records, cell_float, column_floats, is_missing, write_with
 
 _COLOURS = {"used": "#1f77b4", "excluded": "#d62728", "ok": "#2ca02c", "range": "#ff7f0e"}
 
 
-def _panel(ax, target: str, std, curve, unknowns, ct_top: float) -> None:  # noqa: ANN001
+def _panel(
+    ax,  # noqa: ANN001
+    target: str,
+    std: list[dict[str, Any]],
+    curve: Mapping[str, Any] | None,
+    unknowns: list[dict[str, Any]],
+    ct_top: float,
+) -> None:
+    """One target's panel: Ct (cycles) against log10 quantity (standard's unit)."""
     import numpy as np
 
-    used = std[std["used"]]
-    outliers = std[std["exclusion"].str.startswith("outlier")]
-    undetermined = std[std["ct"].isna()]
+    used = [r for r in std if r["used"]]
+    outliers = [r for r in std if r["exclusion"].startswith("outlier")]
+    undetermined = [r for r in std if is_missing(r["ct"])]
     ax.scatter(
-        np.log10(used["quantity"]),
-        used["ct"],
+        np.log10(column_floats(used, "quantity")),
+        column_floats(used, "ct"),
         s=22,
         color=_COLOURS["used"],
         zorder=3,
@@ -40,8 +46,8 @@ def _panel(ax, target: str, std, curve, unknowns, ct_top: float) -> None:  # noq
     )
     if len(outliers):
         ax.scatter(
-            np.log10(outliers["quantity"]),
-            outliers["ct"],
+            np.log10(column_floats(outliers, "quantity")),
+            column_floats(outliers, "ct"),
             marker="x",
             s=40,
             color=_COLOURS["excluded"],
@@ -50,7 +56,7 @@ def _panel(ax, target: str, std, curve, unknowns, ct_top: float) -> None:  # noq
         )
     if len(undetermined):
         ax.scatter(
-            np.log10(undetermined["quantity"]),
+            np.log10(column_floats(undetermined, "quantity")),
             [ct_top] * len(undetermined),
             marker="^",
             s=30,
@@ -60,25 +66,24 @@ def _panel(ax, target: str, std, curve, unknowns, ct_top: float) -> None:  # noq
             label="standard (no Ct)",
         )
     title = target
-    if curve is not None and not math.isnan(float(curve["slope"])):
-        lo, hi = math.log10(curve["range_low"]), math.log10(curve["range_high"])
-        xs = [v for v in unknowns["log10_quantity"] if not math.isnan(v)] + [lo, hi]
+    slope = cell_float(curve["slope"]) if curve is not None else math.nan
+    if curve is not None and not math.isnan(slope):
+        intercept = cell_float(curve["intercept"])
+        lo = math.log10(cell_float(curve["range_low"]))
+        hi = math.log10(cell_float(curve["range_high"]))
+        xs = [v for v in column_floats(unknowns, "log10_quantity") if not math.isnan(v)] + [lo, hi]
         x_all = np.array([min(xs) - 0.2, max(xs) + 0.2])
-        ax.plot(
-            x_all,
-            curve["intercept"] + curve["slope"] * x_all,
-            color="0.4",
-            lw=0.8,
-            ls=":",
-            zorder=1,
-        )
+        ax.plot(x_all, intercept + slope * x_all, color="0.4", lw=0.8, ls=":", zorder=1)
         x_in = np.array([lo, hi])
-        ax.plot(x_in, curve["intercept"] + curve["slope"] * x_in, color="0.2", lw=1.2, zorder=2)
-        eff = curve["efficiency"]
+        ax.plot(x_in, intercept + slope * x_in, color="0.2", lw=1.2, zorder=2)
+        eff, low, high, r2 = (
+            cell_float(curve[key])
+            for key in ("efficiency", "efficiency_low", "efficiency_high", "r2")
+        )
         text = (
-            f"slope {curve['slope']:.3f}\n"
-            f"E {eff:.1%} [{curve['efficiency_low']:.1%}, {curve['efficiency_high']:.1%}]\n"
-            f"R² {curve['r2']:.4f}, {int(curve['points'])} wells"
+            f"slope {slope:.3f}\n"
+            f"E {eff:.1%} [{low:.1%}, {high:.1%}]\n"
+            f"R² {r2:.4f}, {int(curve['points'])} wells"
         )
         ax.text(
             0.97,
@@ -101,11 +106,11 @@ def _panel(ax, target: str, std, curve, unknowns, ct_top: float) -> None:  # noq
         ("below_range", _COLOURS["range"], None),
         ("not_evaluable", "0.6", "unknown (not evaluable)"),
     ):
-        pts = unknowns[(unknowns["status"] == status) & unknowns["log10_quantity"].notna()]
-        if len(pts):
+        pts = [r for r in unknowns if r["status"] == status and not is_missing(r["log10_quantity"])]
+        if pts:
             ax.scatter(
-                pts["log10_quantity"],
-                pts["ct_mean"],
+                column_floats(pts, "log10_quantity"),
+                column_floats(pts, "ct_mean"),
                 marker="D",
                 s=24,
                 color=colour,
@@ -114,7 +119,7 @@ def _panel(ax, target: str, std, curve, unknowns, ct_top: float) -> None:  # noq
                 zorder=5,
                 label=label,
             )
-    n_undet = int((unknowns["status"] == "undetected").sum())
+    n_undet = sum(r["status"] == "undetected" for r in unknowns)
     if n_undet:
         ax.text(
             0.03,
@@ -150,28 +155,30 @@ def _legend_handles() -> list:
 
 
 def plot_plate(
-    wells_qc: pd.DataFrame,
-    curves: pd.DataFrame,
-    quantities: pd.DataFrame,
+    wells_qc: Rows,
+    curves: Rows,
+    quantities: Rows,
     path: str | Path,
     plate: str | None = None,
 ) -> None:
     """Write the plate's standard-curve figure (PNG) to ``path``, atomically.
 
     ``wells_qc``, ``curves`` and ``quantities`` are the outputs of
-    :func:`sortpcr.qpcr.quantify.quantify` and :func:`sortpcr.qpcr.curves.fit_curves`.
-    Targets are the plate's targets with standards or unknowns, in sorted order.
+    :func:`sortpcr.qpcr.quantify.quantify` and :func:`sortpcr.qpcr.curves.fit_curves` (dict
+    rows or DataFrames). Targets are the plate's targets with standards or unknowns, in
+    sorted order.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    wells_qc = as_records(wells_qc)
     if plate is None:
-        plates = sorted(set(wells_qc["plate"]))
+        plates = sorted({r["plate"] for r in wells_qc})
         plate = plates[0] if plates else ""
-    wq = wells_qc[wells_qc["plate"] == plate]
-    cv = curves[curves["plate"] == plate] if len(curves) else curves
-    qn = quantities[quantities["plate"] == plate] if len(quantities) else quantities
-    targets = sorted(set(wq.loc[wq["role"].isin(["standard", "unknown"]), "target"]))
+    wq = [r for r in wells_qc if r["plate"] == plate]
+    cv = [r for r in as_records(curves) if r["plate"] == plate]
+    qn = [r for r in as_records(quantities) if r["plate"] == plate]
+    targets = sorted({r["target"] for r in wq if r["role"] in ("standard", "unknown")})
     n = max(1, len(targets))
     ncols = min(3, n)
     nrows = math.ceil(n / ncols)
@@ -180,13 +187,13 @@ def plot_plate(
     height = 3.4 * nrows + legend_height
     fig = Figure(figsize=(max(4.2 * ncols, 5.6), height), dpi=100)
     FigureCanvasAgg(fig)
-    determined = wq["ct"].dropna()
-    ct_top = float(determined.max()) + 1.0 if len(determined) else 40.0
-    curve_of = {r["target"]: r for r in cv.to_dict("records")} if len(cv) else {}
+    determined = [cell_float(r["ct"]) for r in wq if not is_missing(r["ct"])]
+    ct_top = max(determined) + 1.0 if determined else 40.0
+    curve_of = {r["target"]: r for r in cv}
     for i, target in enumerate(targets):
         ax = fig.add_subplot(nrows, ncols, i + 1)
-        std = wq[(wq["role"] == "standard") & (wq["target"] == target)]
-        unk = qn[qn["target"] == target] if len(qn) else qn
+        std = [r for r in wq if r["role"] == "standard" and r["target"] == target]
+        unk = [r for r in qn if r["target"] == target]
         _panel(ax, target, std, curve_of.get(target), unk, ct_top)
     if not targets:
         ax = fig.add_subplot(1, 1, 1)

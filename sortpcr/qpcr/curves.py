@@ -29,14 +29,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from sortpcr.io import Rows, as_records, column_floats, group_rows, is_missing
 from sortpcr.qpcr.replicates import well_qc
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 CURVE_COLUMNS = [
     "plate",
@@ -133,16 +131,21 @@ def fit_line(log10q: Any, ct: Any, ci_level: float = DEFAULT_CI_LEVEL) -> dict[s
     return out
 
 
-def pooled_fit(wells: pd.DataFrame, fluor: str | None = None) -> dict[str, float]:
+def pooled_fit(wells: Rows, fluor: str | None = None) -> dict[str, float]:
     """Bio-Rad's "Standard Curve Results": one OLS over every standard well with a Ct of a
     fluorophore, all targets pooled, no outlier rule. For comparison only, never used.
 
-    ``fluor=None`` pools all standard wells of the table.
+    ``wells``: dict rows (or a DataFrame) of the reader's columns; ``fluor=None`` pools all
+    standard wells of the table.
     """
-    std = wells[(wells["role"] == "standard") & wells["ct"].notna()]
-    if fluor is not None:
-        std = std[std["fluor"] == fluor]
-    return fit_line(np.log10(std["quantity"].to_numpy(float)), std["ct"].to_numpy(float))
+    std = [
+        row
+        for row in as_records(wells)
+        if row["role"] == "standard"
+        and not is_missing(row["ct"])
+        and (fluor is None or row["fluor"] == fluor)
+    ]
+    return fit_line(np.log10(column_floats(std, "quantity")), column_floats(std, "ct"))
 
 
 def _acceptance(
@@ -182,43 +185,48 @@ def _acceptance(
 
 
 def fit_target(
-    std_wells: pd.DataFrame, plate: str, target: str, unit: str, settings: Mapping[str, Any]
+    std_wells: Rows, plate: str, target: str, unit: str, settings: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Fit and judge one target's curve from its standard wells (with ``used`` column)."""
+    """Fit and judge one target's curve from its standard wells (with a ``used`` column).
+
+    ``std_wells``: dict rows (or a DataFrame) of :func:`sortpcr.qpcr.replicates.well_qc`,
+    Ct in cycles, quantity in ``unit``. Returns one row of :data:`CURVE_COLUMNS`.
+    """
     ci_level = float((settings.get("curves") or {}).get("ci_level", DEFAULT_CI_LEVEL))
-    use = std_wells[std_wells["used"]]
-    x = np.log10(use["quantity"].to_numpy(float))
-    fit = fit_line(x, use["ct"].to_numpy(float), ci_level)
-    levels = sorted(set(use["quantity"].to_numpy(float)))
+    use = [row for row in as_records(std_wells) if row["used"]]
+    quantity = column_floats(use, "quantity")
+    fit = fit_line(np.log10(quantity), column_floats(use, "ct"), ci_level)
+    levels = sorted(set(quantity))
     problems = _acceptance(fit, len(use), len(levels), unit, settings)
     row: dict[str, Any] = {"plate": plate, "target": target, "unit": unit, **fit}
     row.update(
         ci_level=ci_level,
-        points=int(len(use)),
+        points=len(use),
         levels=len(levels),
         range_low=levels[0] if levels else math.nan,
         range_high=levels[-1] if levels else math.nan,
         status="fail" if problems else "pass",
         reason="; ".join(problems),
     )
-    return row
+    return {column: row[column] for column in CURVE_COLUMNS}
 
 
-def fit_curves(wells: pd.DataFrame, settings: Mapping[str, Any]) -> tuple[pd.DataFrame, list[str]]:
+def fit_curves(wells: Rows, settings: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     """Fit one standard curve per plate and target of a tidy well table.
 
-    ``wells``: the reader's table (``plate, well, target, role, ct, quantity, unit``);
-    ``settings``: the config's ``qpcr`` section. Returns ``(curves, log)``: one row per
-    (plate, target) with standards, columns :data:`CURVE_COLUMNS`, sorted; the log names
-    every excluded standard well and every failed curve.
+    ``wells``: the reader's rows (``plate, well, target, role, ct, quantity, unit``; dict
+    rows or a DataFrame); ``settings``: the config's ``qpcr`` section. Returns
+    ``(curves, log)``: one dict row per (plate, target) with standards, keys
+    :data:`CURVE_COLUMNS`, sorted by plate and target; the log names every excluded standard
+    well and every failed curve.
     """
-    import pandas as pd
-
-    std, log = well_qc(wells[wells["role"] == "standard"], settings)
+    standards = [row for row in as_records(wells) if row["role"] == "standard"]
+    std, log = well_qc(standards, settings)
+    groups = group_rows(std, ("plate", "target"))
     rows = []
-    for (plate, target), group in sorted(std.groupby(["plate", "target"], sort=True)):
-        unit = str(group["unit"].iloc[0])
-        row = fit_target(group, str(plate), str(target), unit, settings)
+    for plate, target in sorted(groups):
+        group = groups[(plate, target)]
+        row = fit_target(group, str(plate), str(target), str(group[0]["unit"]), settings)
         rows.append(row)
         if row["status"] == "fail":
             log.append(f"{plate} {target}: standard curve fails: {row['reason']}")
@@ -227,4 +235,4 @@ def fit_curves(wells: pd.DataFrame, settings: Mapping[str, Any]) -> tuple[pd.Dat
                 f"{plate} {target}: slope {row['slope']:.3f}, efficiency "
                 f"{row['efficiency']:.1%}, R2 {row['r2']:.4f}, {row['points']} wells"
             )
-    return pd.DataFrame(rows, columns=CURVE_COLUMNS), log
+    return rows, log

@@ -33,12 +33,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from sortpcr.io import (
+    Rows,
+    as_records,
+    cell_float,
+    cell_text,
+    column_floats,
+    group_rows,
+    is_missing,
+)
 from sortpcr.qpcr.replicates import outlier_threshold, well_qc
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 QUANTITY_COLUMNS = [
     "plate",
@@ -61,8 +67,8 @@ _RANGE_TOL = 1e-9
 
 
 def predict_log10(ct_mean: float, curve: Mapping[str, Any]) -> float:
-    """log10 quantity (in the curve's unit) at a mean Ct on a fitted curve."""
-    return (ct_mean - float(curve["intercept"])) / float(curve["slope"])
+    """log10 quantity (in the curve's unit) at a mean Ct (cycles) on a fitted curve."""
+    return (ct_mean - cell_float(curve["intercept"])) / cell_float(curve["slope"])
 
 
 def log10_se(x0: float, k: int, ct_sd: float, curve: Mapping[str, Any]) -> float:
@@ -71,73 +77,75 @@ def log10_se(x0: float, k: int, ct_sd: float, curve: Mapping[str, Any]) -> float
     ``x0``: predicted log10 quantity; ``k``: replicates used; ``ct_sd``: their sample SD in
     cycles (NaN or ignored when ``k == 1``); ``curve``: a row of ``curves.tsv``.
     """
-    s = float(curve["residual_sd"])
-    n = float(curve["n"])
-    xbar = float(curve["mean_log10q"])
-    sxx = float(curve["sxx"])
-    slope = float(curve["slope"])
+    s = cell_float(curve["residual_sd"])
+    n = cell_float(curve["n"])
+    xbar = cell_float(curve["mean_log10q"])
+    sxx = cell_float(curve["sxx"])
+    slope = cell_float(curve["slope"])
     s_rep = ct_sd if (k >= 2 and not math.isnan(ct_sd)) else s
     var = s_rep**2 / k + s**2 / n + s**2 * (x0 - xbar) ** 2 / sxx
     return math.sqrt(var) / abs(slope)
 
 
 def _ntc_status(
-    qc: pd.DataFrame, plate: str, target: str, fluors: set[str]
+    qc: list[dict[str, Any]], plate: str, target: str, fluors: set[str]
 ) -> tuple[list[str], bool]:
-    """Amplified NTC wells ("A12 (Ct 34.98)") of a target and whether any NTC exists."""
-    ntc = qc[(qc["plate"] == plate) & (qc["role"] == "ntc")]
-    own = ntc[ntc["target"] == target]
-    shared = ntc[(ntc["target"] == "") & (ntc["fluor"].isin(fluors) | (ntc["fluor"] == ""))]
-    relevant = own if len(own) else shared
-    if len(own) and len(shared):
-        import pandas as pd
+    """Amplified NTC wells ("A12 (Ct 34.98)") of a target and whether any NTC exists.
 
-        relevant = pd.concat([own, shared])
-    amplified = [f"{r.well} (Ct {r.ct:.2f})" for r in relevant.itertuples() if not math.isnan(r.ct)]
-    return amplified, len(relevant) > 0
+    The target's own NTCs come first, then NTCs naming no target in one of ``fluors`` (or
+    naming no fluor), each in plate order.
+    """
+    ntc = [r for r in qc if r["plate"] == plate and r["role"] == "ntc"]
+    own = [r for r in ntc if r["target"] == target]
+    shared = [r for r in ntc if r["target"] == "" and r.get("fluor", "") in fluors | {""}]
+    relevant = own + shared
+    amplified = [
+        f"{r['well']} (Ct {float(r['ct']):.2f})" for r in relevant if not is_missing(r["ct"])
+    ]
+    return amplified, bool(relevant)
 
 
 def quantify(
-    wells: pd.DataFrame, curves: pd.DataFrame, settings: Mapping[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    wells: Rows, curves: Rows, settings: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     """Quantify every unknown (target, sample) of a plate's well table.
 
-    ``wells``: reader output; ``curves``: :func:`sortpcr.qpcr.curves.fit_curves` output for
-    the same plate(s); ``settings``: the config's ``qpcr`` section (``replicates.outlier_ct``,
-    ``ntc_policy``). Returns ``(quantities, wells_qc, log)``: quantities with
-    :data:`QUANTITY_COLUMNS` sorted by plate, target, sample; the well table with ``used``
-    and ``exclusion``; and one log line per decision (exclusions, NTC, range, status).
+    ``wells``: reader rows (Ct in cycles); ``curves``: :func:`sortpcr.qpcr.curves.fit_curves`
+    rows for the same plate(s); both dict rows or DataFrames. ``settings``: the config's
+    ``qpcr`` section (``replicates.outlier_ct``, ``ntc_policy``). Returns
+    ``(quantities, wells_qc, log)``: dict rows of :data:`QUANTITY_COLUMNS` sorted by plate,
+    target, sample (quantities in the standard's unit); the well rows with ``used`` and
+    ``exclusion``; and one log line per decision (exclusions, NTC, range, status).
     """
-    import pandas as pd
+    import numpy as np  # not at module level: the pair job imports QUANTITY_COLUMNS
 
     policy = str(settings.get("ntc_policy", "invalidate"))
     if policy not in NTC_POLICIES:
         raise ValueError(f"qpcr.ntc_policy must be one of {NTC_POLICIES}, not {policy!r}")
     threshold = outlier_threshold(settings)
     qc, log = well_qc(wells, settings)
-    curve_of = {(str(r["plate"]), str(r["target"])): r for r in curves.to_dict("records")}
+    curve_of = {(str(r["plate"]), str(r["target"])): r for r in as_records(curves)}
 
     rows = []
-    unknown = qc[qc["role"] == "unknown"]
-    for (plate, target, sample), group in sorted(
-        unknown.groupby(["plate", "target", "sample"], sort=True)
-    ):
-        plate, target, sample = str(plate), str(target), str(sample)
+    unknown = group_rows([r for r in qc if r["role"] == "unknown"], ("plate", "target", "sample"))
+    for key in sorted(unknown):
+        group = unknown[key]
+        plate, target, sample = (str(part) for part in key)
         label = f"{plate} {target} {sample}"
-        unit = str(group["unit"].iloc[0])
+        unit = str(group[0]["unit"])
         flags: list[str] = []
         reasons: list[str] = []
         n_wells = len(group)
-        used = group[group["used"]]
+        used = [r for r in group if r["used"]]
         k = len(used)
-        n_undet = int(group["ct"].isna().sum())
+        n_undet = sum(is_missing(r["ct"]) for r in group)
         if 0 < n_undet < n_wells:
             flags.append("partial_undetermined")
             log.append(f"{label}: {n_undet} of {n_wells} wells undetermined")
-        for r in group.itertuples():
-            if r.exclusion.startswith("outlier"):
-                flags.append(f"outlier_removed:{r.well}")
-        cts = used["ct"].to_numpy(float)
+        for r in group:
+            if r["exclusion"].startswith("outlier"):
+                flags.append(f"outlier_removed:{r['well']}")
+        cts = np.array(column_floats(used, "ct"), dtype=float)
         ct_mean = float(cts.mean()) if k else math.nan
         ct_sd = float(cts.std(ddof=1)) if k >= 2 else math.nan
         if k >= 2 and float(cts.max() - cts.min()) > threshold:
@@ -149,7 +157,7 @@ def quantify(
         if k == 1 and n_wells > 1:
             flags.append("single_replicate")
 
-        fluors = {str(f) for f in group["fluor"]} if "fluor" in group.columns else {""}
+        fluors = {str(r["fluor"]) for r in group} if "fluor" in group[0] else {""}
         amplified, has_ntc = _ntc_status(qc, plate, target, fluors)
         if not has_ntc:
             flags.append("no_ntc")
@@ -168,13 +176,13 @@ def quantify(
             reasons.append(f"no standard curve for {target} on plate {plate}")
         elif curve["status"] != "pass":
             not_evaluable = True
-            reasons.append(f"standard curve failed: {curve['reason']}")
+            reasons.append(f"standard curve failed: {cell_text(curve['reason'])}")
 
         quantity = log10q = se = math.nan
-        if curve is not None and k and not math.isnan(float(curve["slope"])):
+        if curve is not None and k and not math.isnan(cell_float(curve["slope"])):
             log10q = predict_log10(ct_mean, curve)
             quantity = 10.0**log10q
-            if not math.isnan(float(curve["residual_sd"])):
+            if not math.isnan(cell_float(curve["residual_sd"])):
                 se = log10_se(log10q, k, ct_sd, curve)
 
         if not_evaluable:
@@ -182,12 +190,12 @@ def quantify(
         elif k == 0:
             status = "undetected"
             reasons.append(f"no amplification in {n_wells} well(s)")
-        elif log10q > math.log10(float(curve["range_high"])) + _RANGE_TOL:
+        elif log10q > math.log10(cell_float(curve["range_high"])) + _RANGE_TOL:
             status = "above_range"
             reasons.append(
                 f"{quantity:.4g} {unit} above the highest standard {curve['range_high']:g}"
             )
-        elif log10q < math.log10(float(curve["range_low"])) - _RANGE_TOL:
+        elif log10q < math.log10(cell_float(curve["range_low"])) - _RANGE_TOL:
             status = "below_range"
             reasons.append(
                 f"{quantity:.4g} {unit} below the lowest standard {curve['range_low']:g}"
@@ -214,5 +222,4 @@ def quantify(
                 "reason": "; ".join(reasons),
             }
         )
-    quantities = pd.DataFrame(rows, columns=QUANTITY_COLUMNS)
-    return quantities, qc, log
+    return rows, qc, log

@@ -17,14 +17,21 @@ Replicate groups: standards by (target, quantity), unknowns by (target, sample).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import pandas as pd
+from sortpcr.io import (
+    Rows,
+    as_records,
+    cell_float,
+    cell_text,
+    column_floats,
+    is_missing,
+)
 
 DEFAULT_OUTLIER_CT = 1.0
+#: the columns :func:`well_qc` adds to a well table (``wells_qc.tsv`` = reader columns + these)
+QC_COLUMNS = ["used", "exclusion"]
 
 
 def outlier_threshold(settings: Mapping[str, Any]) -> float:
@@ -63,45 +70,43 @@ def group_key(role: str, target: str, sample: str, quantity: float) -> str:
     return f"{target}|{sample}"
 
 
-def well_qc(wells: pd.DataFrame, settings: Mapping[str, Any]) -> tuple[pd.DataFrame, list[str]]:
+def well_qc(wells: Rows, settings: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     """Add ``used`` (bool) and ``exclusion`` (reason, ``""`` when used) to a well table.
 
-    Returns ``(wells_qc, log)``; ``log`` holds one line per excluded outlier.
+    ``wells``: dict rows (or a DataFrame) of the reader's columns, Ct in cycles. Returns
+    ``(wells_qc, log)``: the rows in the same order with :data:`QC_COLUMNS` added, and one
+    log line per excluded outlier.
     """
     threshold = outlier_threshold(settings)
-    qc = wells.copy().reset_index(drop=True)
-    used = [False] * len(qc)
-    exclusion = [""] * len(qc)
+    qc = as_records(wells)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in qc:
+        row["used"], row["exclusion"] = False, ""
+        role = row["role"]
+        if role == "ntc":
+            row["exclusion"] = "control (NTC)"
+        elif role not in ("standard", "unknown"):
+            row["exclusion"] = f"not analysed (role {role})"
+        elif is_missing(row["ct"]):
+            row["exclusion"] = "undetermined"
+        else:
+            row["used"] = True
+            key = group_key(role, row["target"], row["sample"], cell_float(row["quantity"]))
+            groups.setdefault(key, []).append(row)
     log: list[str] = []
-    groups: dict[str, list[int]] = {}
-    for i, row in enumerate(qc.itertuples(index=False)):
-        if row.role == "ntc":
-            exclusion[i] = "control (NTC)"
-            continue
-        if row.role not in ("standard", "unknown"):
-            exclusion[i] = f"not analysed (role {row.role})"
-            continue
-        if row.ct is None or math.isnan(row.ct):
-            exclusion[i] = "undetermined"
-            continue
-        used[i] = True
-        key = group_key(row.role, row.target, row.sample, row.quantity)
-        groups.setdefault(key, []).append(i)
     for key in sorted(groups):
-        idx = groups[key]
-        cts = [float(qc.at[i, "ct"]) for i in idx]
+        members = groups[key]
+        cts = column_floats(members, "ct")
         found = find_outlier(cts, threshold)
         if found is None:
             continue
         j, dist, med = found
-        i = idx[j]
-        used[i] = False
-        exclusion[i] = (
+        row = members[j]
+        row["used"] = False
+        row["exclusion"] = (
             f"outlier: Ct {cts[j]:.2f} is {dist:.2f} cycles from the median {med:.2f} of the "
             f"other replicates (> {threshold:g})"
         )
-        plate = qc.at[i, "plate"] if "plate" in qc.columns else ""
-        log.append(f"{plate} {key}: well {qc.at[i, 'well']} excluded, {exclusion[i]}".strip())
-    qc["used"] = used
-    qc["exclusion"] = exclusion
+        plate = cell_text(row.get("plate"))
+        log.append(f"{plate} {key}: well {row['well']} excluded, {row['exclusion']}".strip())
     return qc, log

@@ -502,6 +502,17 @@ def plate(tmp_path: Path, text: str | bytes, name: str = "EXPR01.csv", fmt=None,
     return path, lambda: read_plate(path, "EXPR01", fmt, settings or QPCR)
 
 
+def plate_results(tmp_path: Path, text: str):
+    """Read, fit and quantify one written export (under the hang guard); the well table and
+    the curves and quantities as DataFrames."""
+    _, call = plate(tmp_path, text)
+    with no_hang():
+        wells = call()
+        curves, _ = fit_curves(wells, QPCR)
+        quantities, _, _ = quantify(wells, curves, QPCR)
+    return wells, pd.DataFrame(curves), pd.DataFrame(quantities)
+
+
 def qpcr_error(tmp_path, text, *words, name="EXPR01.csv", fmt=None, settings=None, kind=None):
     path, call = plate(tmp_path, text, name, fmt, settings)
     return raises_named(kind or QPCRFormatError, path, *words, call=call)
@@ -558,12 +569,7 @@ def test_standard_without_quantity(tmp_path):
 
 def test_everything_undetermined_is_a_failed_curve_not_a_crash(tmp_path):
     text = edit_cells(demo_export(), "Threshold Cycle (Ct)", lambda f: "Undetermined")
-    path, call = plate(tmp_path, text)
-    with no_hang():
-        wells = call()
-        curves, _ = fit_curves(wells, QPCR)
-        quantities, _, _ = quantify(wells, curves, QPCR)
-    curves, quantities = pd.DataFrame(curves), pd.DataFrame(quantities)
+    wells, curves, quantities = plate_results(tmp_path, text)
     assert wells["ct"].isna().all()
     assert set(curves["status"]) == {"fail"}
     assert all(r.startswith("0 standard wells with a Ct") for r in curves["reason"])
@@ -573,12 +579,7 @@ def test_everything_undetermined_is_a_failed_curve_not_a_crash(tmp_path):
 
 def test_all_unknowns_undetermined_are_undetected(tmp_path):
     text = edit_cells(demo_export(), "Threshold Cycle (Ct)", lambda f: "N/A", type_is("Unkn"))
-    _, call = plate(tmp_path, text)
-    with no_hang():
-        wells = call()
-        curves, _ = fit_curves(wells, QPCR)
-        quantities, _, _ = quantify(wells, curves, QPCR)
-    curves, quantities = pd.DataFrame(curves), pd.DataFrame(quantities)
+    _, curves, quantities = plate_results(tmp_path, text)
     assert set(curves["status"]) == {"pass"}
     assert set(quantities["status"]) == {"undetected"}
     assert quantities["quantity"].isna().all()
@@ -586,10 +587,7 @@ def test_all_unknowns_undetermined_are_undetected(tmp_path):
 
 
 def test_sample_absent_from_plate_is_a_not_evaluable_pair_row(tmp_path):
-    _, call = plate(tmp_path, demo_export())
-    wells = call()
-    curves, _ = fit_curves(wells, QPCR)
-    quantities, _, _ = quantify(wells, curves, QPCR)
+    _, curves, quantities = plate_results(tmp_path, demo_export())
     units = [
         {"patient": "P01", "fraction": "CD34pos", "plate": "EXPR01", "qpcr_sample": "P01pos"},
         {"patient": "P01", "fraction": "CD34neg", "plate": "EXPR01", "qpcr_sample": "P01nug"},
@@ -602,7 +600,7 @@ def test_sample_absent_from_plate_is_a_not_evaluable_pair_row(tmp_path):
         pair_patient("P01", units, {"EXPR01": quantities}, flow, {"EXPR01": curves})
     )
     missing = pairs[pairs["fraction"] == "CD34neg"]
-    assert len(missing) == len({row["target"] for row in quantities})
+    assert len(missing) == quantities["target"].nunique()
     assert set(missing["status"]) == {"not_evaluable"}
     assert all("sample 'P01nug'" in r and "not on plate EXPR01" in r for r in missing["reason"])
     assert set(pairs[pairs["fraction"] == "CD34pos"]["status"]) <= {"ok", "above_range"}

@@ -87,3 +87,13 @@ def qpcr_settings() -> dict:
     import yaml
 
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["qpcr"]
+
+
+def load_cohort_spec():
+    """The demo cohort's specification (``resources/demo/cohort_spec.py``) as a module."""
+    import importlib
+
+    demo = str(ROOT / "resources" / "demo")
+    if demo not in sys.path:
+        sys.path.insert(0, demo)
+    return importlib.import_module("cohort_spec")

@@ -3,7 +3,6 @@ run of pairing -> normalise -> classify on the demo spec's true quantities."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from sortpcr.classify import (
 )
 from sortpcr.normalise import normalise_patient
 from sortpcr.pairing import pair_patient
+from tests.conftest import load_cohort_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 NAN = math.nan
@@ -338,17 +338,9 @@ def test_per_patient_steps_do_not_import_heavy_libraries():
 # --- differential: the demo spec's truth through pairing/normalise/classify -----------------
 
 
-def _spec():
-    path = ROOT / "resources" / "demo" / "cohort_spec.py"
-    module_spec = importlib.util.spec_from_file_location("cohort_spec_for_classify", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
-
-
 def test_spec_truth_gives_table2():
     """Noise-free quantities of the demo spec on two plates give the study's Table 2."""
-    spec = _spec()
+    spec = load_cohort_spec()
     truth = spec.true_quantities()
     expr_rows, fusion_rows, units, flows = [], [], [], []
     for patient, fractions in truth.items():

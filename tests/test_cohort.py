@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from sortpcr.cohort import (
     table2_wide,
     write_workbook,
 )
+from tests.conftest import load_cohort_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -167,16 +167,8 @@ def test_bh_across_genes_within_lineage():
     assert set(stats.lineage) == {"BCP", "all"}
 
 
-def _spec():
-    path = ROOT / "resources" / "demo" / "cohort_spec.py"
-    module_spec = importlib.util.spec_from_file_location("cohort_spec_for_cohort", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
-
-
 def test_spec_statistics_recover_study_medians_and_counts():
-    spec = _spec()
+    spec = load_cohort_spec()
     rows = []
     for record in spec.PATIENTS:
         patient = str(record["patient"])

@@ -7,25 +7,18 @@ issue 2 / the study, independently of the spec module's own EXPECTED_* constants
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import statistics
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import load_cohort_spec
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_spec():
-    path = ROOT / "resources" / "demo" / "cohort_spec.py"
-    module_spec = importlib.util.spec_from_file_location("cohort_spec_under_test", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
-
-
-spec = _load_spec()
+spec = load_cohort_spec()
 
 # issue 2, section 4 (columns BCL2, MDR1, BCRP, LRP; "+" pos, "-" neg, "." no difference)
 ISSUE_TABLE = """

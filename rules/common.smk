@@ -82,6 +82,16 @@ def plate_inputs(wildcards):
     return inputs
 
 
+def raw_files(inputs):
+    """Input function: the raw files that the input function `inputs` names, as a list.
+
+    Later steps declare the raw files their chain started from: Snakemake ignores a missing
+    intermediate (removed after a failed step) when later outputs exist, which would leave
+    those outputs stale. The steps do not read these files.
+    """
+    return lambda wildcards: list(inputs(wildcards).values())
+
+
 def units_of(patient):
     """units.tsv rows of one patient (params: a changed row reruns only that patient)."""
     columns = ["patient", "fraction", "plate", "qpcr_sample", "sorted_fcs_label"]

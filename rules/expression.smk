@@ -5,9 +5,7 @@
 rule pair:
     input:
         flow="results/flow/{patient}.tsv",
-        # the raw FCS files too, so a failed gate_patient cannot leave pairs stale (Snakemake
-        # ignores a missing intermediate when later outputs exist)
-        raw=lambda wildcards: list(flow_inputs(wildcards).values()),
+        raw=raw_files(flow_inputs),
         quantities=patient_plates("quantities"),
         curves=patient_plates("curves"),
     output:

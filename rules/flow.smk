@@ -37,7 +37,7 @@ rule gate_patient:
 rule flow_table:
     input:
         tables=expand("results/flow/{patient}.tsv", patient=PATIENTS),
-        # raw files too: see rule pair
+        # raw files too: see raw_files in common.smk
         raw=all_flow_inputs(),
     output:
         report(

@@ -30,9 +30,7 @@ rule read_plate:
 rule fit_curves:
     input:
         wells="results/qpcr/{plate}/wells.tsv",
-        # the raw export too: Snakemake ignores a missing intermediate (wells.tsv removed
-        # after a failed read_plate) when later outputs exist, which would leave them stale
-        raw=lambda wildcards: list(plate_inputs(wildcards).values()),
+        raw=raw_files(plate_inputs),
     output:
         "results/qpcr/{plate}/curves.tsv",
     log:
@@ -56,7 +54,7 @@ rule quantify:
     input:
         wells="results/qpcr/{plate}/wells.tsv",
         curves="results/qpcr/{plate}/curves.tsv",
-        raw=lambda wildcards: list(plate_inputs(wildcards).values()),
+        raw=raw_files(plate_inputs),
     output:
         quantities="results/qpcr/{plate}/quantities.tsv",
         wells_qc="results/qpcr/{plate}/wells_qc.tsv",

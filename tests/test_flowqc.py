@@ -243,3 +243,26 @@ def test_figure_is_written_and_deterministic(tmp_path: Path) -> None:
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         digests.append(hashlib.sha256(data).hexdigest())
     assert digests[0] == digests[1]
+
+
+def test_gating_job_path_does_not_import_pandas() -> None:
+    """The gating job (one per patient) gates and writes its QC rows without pandas or
+    FlowKit: their imports would cost more than the gating itself."""
+    import subprocess
+
+    fcs = REPO / "resources" / "demo" / "fcs"
+    code = (
+        "import json, sys\n"
+        "from sortpcr.flowqc import analyse_patient_with_events, flow_records\n"
+        f"settings = json.loads({json.dumps(json.dumps(SETTINGS))})\n"
+        f"result, _ = analyse_patient_with_events('P01', {str(fcs / 'P01_presort.fcs')!r}, "
+        f"{{'CD34pos': {str(fcs / 'P01_CD34pos.fcs')!r}, "
+        f"'CD34neg': {str(fcs / 'P01_CD34neg.fcs')!r}}}, {{}}, "
+        f"{str(STRATEGIES / 'facsdiva.xml')!r}, settings)\n"
+        "assert len(flow_records(result)) == 3\n"
+        "print(','.join(m for m in ('pandas', 'flowkit', 'scipy') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == ""

@@ -437,3 +437,23 @@ def test_rdml_1_3_per_target_type_and_quantity(tmp_path):
     assert list(t["target"]) == ["GUS", "GUS", "GUS"]
     assert t["quantity"].iloc[0] == 1.0 and t["ct"].iloc[1] == 24.75
     assert math.isnan(t["ct"].iloc[2])
+
+
+def test_read_plate_job_path_does_not_import_pandas():
+    """The read_plate job builds and writes its well rows without pandas."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    export = root / "resources" / "demo" / "qpcr" / "EXPR01.csv"
+    code = (
+        "import sys\n"
+        "from sortpcr.qpcr.readers import read_plate_records\n"
+        f"rows = read_plate_records({str(export)!r}, 'EXPR01', 'icycler', {{}})\n"
+        "assert rows and rows[0]['plate'] == 'EXPR01'\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"

@@ -74,3 +74,15 @@ def test_concat_tsv_keeps_order_and_adds_missing_columns(tmp_path):
     assert rows[0]["extra"] is None and rows[1]["extra"] == 7
     both = pd.concat([read_tsv(tmp_path / "a.tsv"), read_tsv(tmp_path / "b.tsv")])
     assert list(read_tsv(tmp_path / "all.tsv").columns) == list(both.columns)
+
+
+def test_outputs_get_ordinary_permissions(tmp_path):
+    """Atomic writes go through a temporary file (0600); the result must not stay owner-only."""
+    import os
+
+    old = os.umask(0o027)
+    try:
+        write_records(tmp_path / "t.tsv", ROWS, COLUMNS)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "t.tsv").stat().st_mode & 0o777 == 0o640

@@ -97,3 +97,12 @@ def load_cohort_spec():
     if demo not in sys.path:
         sys.path.insert(0, demo)
     return importlib.import_module("cohort_spec")
+
+
+def fresh_python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter in the repository (as a job's process starts) and
+    return what it printed, stripped: for tests of which modules a step's path imports."""
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()

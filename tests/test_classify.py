@@ -4,8 +4,6 @@ run of pairing -> normalise -> classify on the demo spec's true quantities."""
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +23,7 @@ from sortpcr.classify import (
 )
 from sortpcr.normalise import normalise_patient
 from sortpcr.pairing import pair_patient
-from tests.conftest import load_cohort_spec
+from tests.conftest import fresh_python, load_cohort_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 NAN = math.nan
@@ -329,10 +327,7 @@ def test_per_patient_steps_do_not_import_heavy_libraries():
         "sortpcr.runner; "
         "print(','.join(m for m in ('pandas', 'scipy', 'matplotlib') if m in sys.modules))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == ""
+    assert fresh_python(code) == ""
 
 
 # --- differential: the demo spec's truth through pairing/normalise/classify -----------------

@@ -18,6 +18,7 @@ from sortpcr.flowqc import (
     heterogeneity_verdict,
     purity_verdict,
 )
+from tests.conftest import fresh_python
 
 REPO = Path(__file__).resolve().parents[1]
 STRATEGIES = REPO / "resources" / "gating"
@@ -248,7 +249,6 @@ def test_figure_is_written_and_deterministic(tmp_path: Path) -> None:
 def test_gating_job_path_does_not_import_pandas() -> None:
     """The gating job (one per patient) gates and writes its QC rows without pandas or
     FlowKit: their imports would cost more than the gating itself."""
-    import subprocess
 
     fcs = REPO / "resources" / "demo" / "fcs"
     code = (
@@ -262,7 +262,4 @@ def test_gating_job_path_does_not_import_pandas() -> None:
         "assert len(flow_records(result)) == 3\n"
         "print(','.join(m for m in ('pandas', 'flowkit', 'scipy') if m in sys.modules))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == ""
+    assert fresh_python(code) == ""

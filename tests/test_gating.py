@@ -9,7 +9,6 @@ compliance set (``../shared/fcs/gatingml``).
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 import textwrap
 import warnings
@@ -21,6 +20,7 @@ import pytest
 from sortpcr.errors import GatingError, XMLSecurityError
 from sortpcr.fcs import read_fcs
 from sortpcr.gating import evaluate, evaluate_flowkit, load_strategy, require_gates
+from tests.conftest import fresh_python
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -124,8 +124,7 @@ def test_our_evaluator_does_not_import_flowkit(tmp_path: Path) -> None:
         print("flowkit" in sys.modules)
         """
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert fresh_python(code) == "False"
 
 
 # --------------------------------------------------------------------------- FlowJo

@@ -8,8 +8,6 @@ The standard curve used throughout: log10 q = 0, 1, 2, 3 (q = 1 .. 1000), Ct = 3
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from sortpcr.qpcr.curves import CURVE_COLUMNS, fit_curves
 from sortpcr.qpcr.quantify import QUANTITY_COLUMNS, log10_se, quantify
 from sortpcr.qpcr.readers import COLUMNS
 from sortpcr.qpcr.replicates import QC_COLUMNS
-from tests.conftest import qpcr_settings
+from tests.conftest import fresh_python, qpcr_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -237,7 +235,4 @@ def test_plate_jobs_import_neither_pandas_nor_scipy_stats():
         print(sorted(m for m in ("pandas", "scipy.stats") if m in sys.modules))
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.split("\n")[:3] == ["False", "ok", "[]"]
+    assert fresh_python(code).split("\n")[:3] == ["False", "ok", "[]"]

@@ -16,6 +16,7 @@ import pytest
 
 from sortpcr.errors import QPCRFormatError, XMLSecurityError
 from sortpcr.qpcr.readers import COLUMNS, detect_format, parse_number, read_plate
+from tests.conftest import fresh_python
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 QPCR = SHARED / "qpcr"
@@ -441,8 +442,6 @@ def test_rdml_1_3_per_target_type_and_quantity(tmp_path):
 
 def test_read_plate_job_path_does_not_import_pandas():
     """The read_plate job builds and writes its well rows without pandas."""
-    import subprocess
-    import sys
 
     root = Path(__file__).resolve().parents[1]
     export = root / "resources" / "demo" / "qpcr" / "EXPR01.csv"
@@ -453,7 +452,4 @@ def test_read_plate_job_path_does_not_import_pandas():
         "assert rows and rows[0]['plate'] == 'EXPR01'\n"
         "print('pandas' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "False"
+    assert fresh_python(code) == "False"

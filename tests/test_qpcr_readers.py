@@ -214,8 +214,10 @@ def icycler_text(sep: str = ",", decimal: str = ".", lead: bool = True, quote: b
     if not lead:
         head = head[1:]
     lines = [sep.join(head)]
-    for i, (w, typ, ident, ct, sq) in enumerate(ICYCLER_ROWS, start=1):
-        fields = [w, "FAM", typ, ident, str(i), ct, "00.00", "N/A", sq, "-1#,INF", "#####", "0"]
+    groups: dict[tuple[str, str, str], int] = {}  # Replicate #: one per type, name, SQ
+    for w, typ, ident, ct, sq in ICYCLER_ROWS:
+        rep = groups.setdefault((typ, ident, sq), len(groups) + 1)
+        fields = [w, "FAM", typ, ident, str(rep), ct, "00.00", "N/A", sq, "-1#,INF", "#####", "0"]
         fields = [cell(f) for f in fields] + ["N/A"]
         lines.append(sep.join(([""] if lead else []) + fields))
     return "\n".join(lines) + "\n"
@@ -453,3 +455,107 @@ def test_read_plate_job_path_does_not_import_pandas():
         "print('pandas' in sys.modules)\n"
     )
     assert fresh_python(code) == "False"
+
+
+# ------------------------------------------------- two samples under one name (issue 13)
+
+DEMO_QPCR = Path(__file__).resolve().parents[1] / "resources" / "demo" / "qpcr"
+
+
+def test_demo_export_with_two_samples_under_one_name_stops_the_plate(tmp_path):
+    # the issue's reproduction: `sed 's/_P02pos,/_P01pos,/'` on a copy of EXPR01.csv
+    text = (DEMO_QPCR / "EXPR01.csv").read_text().replace("_P02pos,", "_P01pos,")
+    path = write(tmp_path, "EXPR01.csv", text)
+    with pytest.raises(QPCRFormatError) as err:
+        read_plate(path, "EXPR01", None, SETTINGS)
+    message = str(err.value)
+    assert message.startswith(f"{path}: wells D05, D06, F01, F02: ")
+    assert "sample 'P01pos' (target BCL2) is in 2 replicate groups of the export" in message
+    assert "Replicate # 21 (wells D05, D06) and Replicate # 31 (wells F01, F02)" in message
+    assert "two samples under one name?" in message
+    # the untouched export reads
+    assert len(read_plate(DEMO_QPCR / "EXPR01.csv", "EXPR01", None, SETTINGS)) == 85
+
+
+def test_plate_map_that_names_the_wells_apart_resolves_the_collision(tmp_path):
+    text = (DEMO_QPCR / "EXPR01.csv").read_text().replace("_P02pos,", "_P01pos,")
+    path = write(tmp_path, "EXPR01.csv", text)
+    wells = ["F01", "F02", "F03", "F04", "F05", "F06", "F07", "F08", "F09", "F10"]
+    layout = write(tmp_path, "map.tsv", "well\tsample\n" + "".join(f"{w}\tP02pos\n" for w in wells))
+    t = read_plate(path, "EXPR01", None, SETTINGS, layout=layout)
+    assert set(t.loc[t["well"].isin(wells), "sample"]) == {"P02pos"}
+
+
+CFX_HEADER = ",Well,Fluor,Target,Content,Sample,Biological Set Name,Cq,Starting Quantity (SQ)\n"
+
+
+@pytest.mark.parametrize(
+    ("rows", "words"),
+    [
+        # CFX Content numbers are the replicate groups
+        ([("A01", "Unkn-01", "S1", ""), ("A02", "Unkn-01", "S1", ""),
+          ("A03", "Unkn-02", "S1", ""), ("A04", "Unkn-02", "S1", ""),
+          ("A05", "Unkn-03", "S2", ""), ("A06", "Unkn-03", "S2", "")],
+         "Content Unkn-01 (wells A01, A02) and Content Unkn-02 (wells A03, A04)"),
+        # two biological sets under one sample name
+        ([("A01", "Unkn", "S1", "liver"), ("A02", "Unkn", "S1", "liver"),
+          ("A03", "Unkn", "S1", "blood"), ("A04", "Unkn", "S1", "blood")],
+         "Biological Set Name liver (wells A01, A02) and Biological Set Name blood"),
+    ],
+)  # fmt: skip
+def test_cfx_sample_in_two_replicate_groups_stops_the_plate(rows, words, tmp_path):
+    text = CFX_HEADER + "".join(
+        f",{w},SYBR,GUS,{content},{sample},{bset},22.{i},\n"
+        for i, (w, content, sample, bset) in enumerate(rows)
+    )
+    path = write(tmp_path, "cfx.csv", text)
+    with pytest.raises(QPCRFormatError, match="sample 'S1' \\(target GUS\\) is in 2 replicate"):
+        read_plate(path, "P", "cfx", SETTINGS)
+    with pytest.raises(QPCRFormatError) as err:
+        read_plate(path, "P", "cfx", SETTINGS)
+    assert words in str(err.value)
+
+
+def test_cfx_unnumbered_and_numbered_wells_of_one_sample_are_not_a_collision():
+    # the real early CFX export has 12 'Unkn' and 3 'Unkn-1' wells of sample 'small':
+    # wells without a group number state no group
+    t = read_plate(shared("biorad_cfxmanager_early_std_tab.txt"), "C", None, SETTINGS)
+    assert (t["sample"] == "small").sum() == 15
+
+
+def test_generic_sample_with_more_wells_than_the_replicate_count_stops_the_plate(tmp_path):
+    rows = [("A01", "S1"), ("A02", "S1"), ("A03", "S2"), ("A04", "S2"),
+            ("A05", "S3"), ("A06", "S3"), ("A07", "S3"), ("A08", "S3")]  # fmt: skip
+    text = "well,target,sample,role,ct\n" + "".join(
+        f"{w},GUS,{s},unknown,2{i}.0\n" for i, (w, s) in enumerate(rows)
+    )
+    path = write(tmp_path, "generic.csv", text)
+    with pytest.raises(QPCRFormatError) as err:
+        read_plate(path, "P", "generic", SETTINGS)
+    assert str(err.value) == (
+        f"{path}: wells A05, A06, A07, A08: sample 'S3' has 4 wells for target GUS (wells "
+        "A05, A06, A07, A08) where the plate's samples have 2 (its replicate count for GUS): "
+        "two samples under one name? Correct the sample names in the instrument software and "
+        "re-export, or give the plate a layout naming each well's sample"
+    )
+    # three wells beside pairs: a triplicate on a plate of duplicates is refused too, while
+    # a plate whose samples all have four wells reads
+    even = "well,target,sample,role,ct\n" + "".join(
+        f"{w},GUS,S{i // 4},unknown,2{i}.0\n" for i, (w, _) in enumerate(rows)
+    )
+    assert len(read_plate(write(tmp_path, "even.csv", even), "P", "generic", SETTINGS)) == 8
+
+
+def test_rdml_sample_in_more_reacts_than_the_replicate_count_stops_the_plate(tmp_path):
+    from tests.fuzzkit import rdml_document, rdml_zip
+
+    samples = "".join(f'<sample id="{s}"><type>unkn</type></sample>' for s in ("S1", "S2", "S3"))
+    placed = ["S1", "S1", "S2", "S2", "S3", "S3", "S1", "S1"]
+    reacts = "".join(
+        f'<react id="{i}"><sample id="{s}"/><data><tar id="GUS"/><cq>2{i}.5</cq></data></react>'
+        for i, s in enumerate(placed, start=1)
+    )
+    path = tmp_path / "run.rdml"
+    path.write_bytes(rdml_zip({"run.xml": rdml_document(reacts, samples)}))
+    with pytest.raises(QPCRFormatError, match="sample 'S1' has 4 wells for target GUS"):
+        read_plate(path, "P", "rdml", SETTINGS)

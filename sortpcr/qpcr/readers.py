@@ -448,6 +448,7 @@ def _read_icycler(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any
     )
     c_sq = table.col(*_SQ_NAMES)
     c_fluor = table.col("fluor", "dye", "reporter")
+    c_rep = table.col("replicate#", "replicate")
     regex = _identifier_regex(settings)
     dec = _detect_decimal_comma(table, [cols["Threshold Cycle (Ct)"], c_sq])
     out = []
@@ -486,6 +487,7 @@ def _read_icycler(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any
                 "_line": line,
                 "_identifier": ident,
                 "_matched": matched,
+                "_replicate": _replicate_id(("Replicate #", _cell(f, c_rep))),
             }
         )
     return out
@@ -506,22 +508,43 @@ def _read_cfx(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
     )
     c_sq = table.col(*_SQ_NAMES)
     c_fluor = table.col("fluor", "dye", "reporter")
+    c_set = table.col("biologicalsetname", "biologicalset")
+    c_rep = table.col("replicate", "replicate#")
     dec = _detect_decimal_comma(table, [cols["Cq"], c_sq])
     out = []
     for line, f in table.rows:
         well = normalise_well(_cell(f, cols["Well"]), path, f"line {line}, column 'Well'")
-        role = _role_from_code(str(_cell(f, cols["Content"])))
+        content = str(_cell(f, cols["Content"])).strip()
+        role = _role_from_code(content)
+        number = re.search(r"-\s*0*(\d+)\s*$", content)
         ct = _num(path, _cell(f, cols["Cq"]), dec, line, well, table.header[cols["Cq"]])
         sq = (
             _num(path, _cell(f, c_sq), dec, line, well, "Starting Quantity (SQ)", strict=False)
             if c_sq is not None
             else math.nan
         )
-        out.append(
-            _record(line, well, _cell(f, cols["Target"]), _cell(f, cols["Sample"]), role, ct,
-                    sq, _cell(f, c_fluor))
-        )  # fmt: skip
+        rec = _record(line, well, _cell(f, cols["Target"]), _cell(f, cols["Sample"]), role,
+                      ct, sq, _cell(f, c_fluor))  # fmt: skip
+        rec["_replicate"] = _replicate_id(
+            ("Content", content if number else ""),
+            ("Biological Set Name", _cell(f, c_set)),
+            ("Replicate", _cell(f, c_rep)),
+        )
+        out.append(rec)
     return out
+
+
+def _replicate_id(*parts: tuple[str, Any]) -> str:
+    """The export's own replicate-group label of a well, e.g. ``Replicate # 21`` or
+    ``Content Unkn-01, Biological Set Name 'liver'``; ``""`` when the export states none."""
+    shown = []
+    for column, value in parts:
+        text = str(value).strip()
+        if text and not is_missing(text):
+            if re.fullmatch(r"\d+(\.0+)?", text):  # 21 and 21.0 (an xlsx number) agree
+                text = str(int(float(text)))
+            shown.append(f"{column} {text}")
+    return ", ".join(shown)
 
 
 def _record(
@@ -964,5 +987,66 @@ def read_plate_records(
         rec["plate"] = plate
         rec["unit"] = unit
 
+    check_sample_collisions(path, records)
     records.sort(key=lambda r: (_well_order(r["well"]), r["fluor"], r["target"]))
     return [{c: rec[c] for c in COLUMNS} for rec in records]
+
+
+def _wells_text(records: Sequence[Mapping[str, Any]]) -> str:
+    return ", ".join(sorted({r["well"] for r in records}, key=_well_order))
+
+
+def check_sample_collisions(path: str | Path, records: Sequence[Mapping[str, Any]]) -> None:
+    """Stop a plate on which one sample name stands for two samples.
+
+    Two checks on the unknown wells of each target (after the plate map is applied):
+
+    * the export's own replicate groups (iCycler/MyiQ ``Replicate #``; CFX ``Content``
+      number ``Unkn-01``, ``Biological Set Name``, ``Replicate``): one sample name in two
+      groups is two samples typed under one name;
+    * the plate's replicate count for the target (the most common number of wells per
+      sample, the larger one on a tie): a sample with more wells than that holds wells of
+      another sample (RDML and generic tables, which state no groups, are caught here).
+
+    Raises :class:`QPCRFormatError` naming the sample, the target, the groups and the wells.
+    """
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for rec in records:
+        if rec["role"] == "unknown":
+            groups.setdefault((rec["target"], rec["sample"]), []).append(rec)
+    fix = (
+        ": two samples under one name? Correct the sample names in the instrument software "
+        "and re-export, or give the plate a layout naming each well's sample"
+    )
+    for (target, sample), wells in groups.items():
+        by_label: dict[str, list[Mapping[str, Any]]] = {}
+        for rec in wells:
+            if rec.get("_replicate"):
+                by_label.setdefault(rec["_replicate"], []).append(rec)
+        if len(by_label) > 1:
+            shown = " and ".join(
+                f"{label} (wells {_wells_text(recs)})" for label, recs in by_label.items()
+            )
+            raise QPCRFormatError(
+                path,
+                f"sample {sample!r} (target {target}) is in {len(by_label)} replicate groups "
+                f"of the export: {shown}{fix}",
+                f"wells {_wells_text(wells)}",
+            )
+    sizes: dict[str, dict[int, int]] = {}
+    for (target, _), wells in groups.items():
+        n = len({r["well"] for r in wells})
+        sizes.setdefault(target, {})
+        sizes[target][n] = sizes[target].get(n, 0) + 1
+    for (target, sample), wells in groups.items():
+        counts = sizes[target]
+        usual = max(counts, key=lambda n: (counts[n], n))
+        n = len({r["well"] for r in wells})
+        if n > usual:
+            raise QPCRFormatError(
+                path,
+                f"sample {sample!r} has {n} wells for target {target} (wells "
+                f"{_wells_text(wells)}) where the plate's samples have {usual} "
+                f"(its replicate count for {target}){fix}",
+                f"wells {_wells_text(wells)}",
+            )

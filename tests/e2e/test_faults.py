@@ -185,3 +185,19 @@ def test_report_and_results_carry_no_identifying_keyword(demo_copy):
                     data += base64.b64decode(blob + b"=" * (-len(blob) % 4))
             leaks += [f"{path}: {s}" for s in secrets if s.encode() in data]
     assert leaks == []
+
+
+def test_two_samples_under_one_name_stop_that_plate(tmp_path):
+    # issue 13: the wells of P02pos typed as P01pos used to be pooled into P01's calls
+    # (BCL2 3.24 -> 4.47 fold) while P02 became `excluded` without an error
+    workdir = copy_workflow(tmp_path / "wf")
+    export = workdir / "resources" / "demo" / "qpcr" / "EXPR01.csv"
+    export.write_bytes(export.read_bytes().replace(b"_P02pos,", b"_P01pos,"))
+    target = "results/qpcr/EXPR01/quantities.tsv"
+    result = snakemake(workdir, "--cores", "1", target, check=False)
+    text = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "EXPR01.csv: wells D05, D06, F01, F02: sample 'P01pos' (target BCL2)" in text
+    assert "Replicate # 21 (wells D05, D06) and Replicate # 31 (wells F01, F02)" in text
+    assert not (workdir / "results" / "qpcr" / "EXPR01" / "wells.tsv").exists()
+    assert not (workdir / target).exists()

@@ -3,10 +3,12 @@
 Each panel shows Ct (cycles) against log10 quantity (standard's unit): the standard wells
 used in the fit (filled circles), excluded replicate outliers (red crosses), standards
 without a Ct (open triangles on the top edge), the fitted line over the standards' range
-(dashed beyond it), the unknowns placed on the curve at their mean Ct (diamonds; orange
-when outside the standards' range, grey when not evaluable), and the curve's slope,
-efficiency with its CI, R² and points. The title carries the curve status (and why it
-failed). The PNG is deterministic (no software/date metadata; Agg canvas, fixed size).
+(dashed beyond it), the unknowns placed on the curve at their mean Ct (diamonds labelled
+by their sample name; orange when outside the standards' range, grey when not evaluable),
+and the curve's slope, efficiency with its confidence interval (level stated), R² and
+points. The x axis reads "log10 copies" for copy-number standards. The title carries the
+curve status (and why it failed). The PNG is deterministic (no software/date metadata;
+Agg canvas, fixed size).
 """
 
 from __future__ import annotations
@@ -80,9 +82,11 @@ def _panel(
             cell_float(curve[key])
             for key in ("efficiency", "efficiency_low", "efficiency_high", "r2")
         )
+        level = cell_float(curve.get("ci_level", math.nan))
+        level_text = f" ({level:.0%} CI)" if not math.isnan(level) else " (CI)"
         text = (
             f"slope {slope:.3f}\n"
-            f"E {eff:.1%} [{low:.1%}, {high:.1%}]\n"
+            f"E {eff:.1%} [{low:.1%}, {high:.1%}]{level_text}\n"
             f"R² {r2:.4f}, {int(curve['points'])} wells"
         )
         ax.text(
@@ -119,6 +123,7 @@ def _panel(
                 zorder=5,
                 label=label,
             )
+    _label_samples(ax, unknowns)
     n_undet = sum(r["status"] == "undetected" for r in unknowns)
     if n_undet:
         ax.text(
@@ -130,10 +135,59 @@ def _panel(
             va="bottom",
         )
     ax.set_title(title, fontsize=9)
-    ax.set_xlabel("log10 quantity", fontsize=8)
+    ax.set_xlabel(axis_label(unit_of(curve, std, unknowns)), fontsize=8)
     ax.set_ylabel("Ct (cycles)", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.grid(True, lw=0.3, alpha=0.5)
+
+
+def _label_samples(ax, unknowns: list[dict[str, Any]]) -> None:  # noqa: ANN001
+    """Name each placed unknown by its sample: labels stacked in the panel's empty lower
+    left (the curve falls from upper left to lower right), joined to their points by thin
+    lines; the lowest-Ct point gets the lowest label so that the lines do not cross."""
+    placed = [
+        r
+        for r in unknowns
+        if not is_missing(r["log10_quantity"])
+        and not is_missing(r.get("ct_mean"))
+        and not is_missing(r.get("sample"))
+    ]
+    placed.sort(key=lambda r: cell_float(r["ct_mean"]))
+    if not placed:
+        return
+    step = min(0.06, 0.72 / len(placed))
+    for i, r in enumerate(placed):
+        ax.annotate(
+            str(r["sample"]),
+            (cell_float(r["log10_quantity"]), cell_float(r["ct_mean"])),
+            xytext=(0.03, 0.1 + i * step),
+            textcoords="axes fraction",
+            fontsize=6 if step >= 0.05 else 5,
+            color="0.15",
+            va="center",
+            arrowprops={"arrowstyle": "-", "color": "0.55", "lw": 0.4, "shrinkB": 3},
+            zorder=6,
+        )
+
+
+def unit_of(curve: Mapping[str, Any] | None, *rows: list[dict[str, Any]]) -> str:
+    """The quantity unit of a panel: the curve's ``unit``, else the first row's."""
+    if curve is not None and not is_missing(curve.get("unit")):
+        return str(curve["unit"])
+    for part in rows:
+        for r in part:
+            if not is_missing(r.get("unit")):
+                return str(r["unit"])
+    return ""
+
+
+def axis_label(unit: str) -> str:
+    """x-axis label: "log10 copies" for copy standards, else relative to the IM-9 standard."""
+    if unit == "copies":
+        return "log10 copies"
+    if unit == "relative":
+        return "log10 quantity (relative to IM-9 standard)"
+    return "log10 quantity"
 
 
 def _legend_handles() -> list:

@@ -23,6 +23,8 @@ appear in results) and the resolved path.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -35,6 +37,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FRACTIONS = ("CD34pos", "CD34neg")
+
+#: the schemas' pattern for IDs (patient, plate): they become file names
+ID_PATTERN = "^[A-Za-z0-9_-]+$"
+
+#: what every message about a sheet that cannot be read as a whole ends with
+SAVE_AS = "save as UTF-8 (tab-separated)"
 
 #: column -> whether it is required, per sheet (order = the documented order)
 COLUMNS: dict[str, dict[str, bool]] = {
@@ -151,7 +159,11 @@ def _error_text(error: Any) -> str:
     elif error.validator == "enum":
         what = f"{value!r} is not one of {', '.join(map(str, error.validator_value))}"
     elif error.validator == "pattern":
-        what = f"{value!r} does not match {error.validator_value} (IDs: letters, digits, - and _)"
+        what = f"{value!r} does not match {error.validator_value}"
+        if error.validator_value == ID_PATTERN:
+            what += " (IDs: letters, digits, - and _)"
+        elif isinstance(error.schema, dict) and error.schema.get("description"):
+            what += f" ({error.schema['description']})"
     elif error.validator == "minLength":
         what = "must not be empty"
     else:
@@ -166,8 +178,91 @@ def check_config(config: dict[str, Any], source: str = "config") -> list[str]:
     return [f"{source}: {_error_text(e)}" for e in errors]
 
 
+def _decode_sheet(path: Path, raw: bytes, problems: list[str]) -> str | None:
+    """The sheet's text (UTF-8, with or without BOM); else a problem naming the line and
+    column of the first byte that is not UTF-8, and what to do."""
+    unreadable = f"{path}: not a readable tab-separated sheet"
+    if not raw.strip():
+        problems.append(f"{unreadable}: the file is empty")
+        return None
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or raw[:200].count(b"\x00") > 10:
+        problems.append(f"{unreadable}: it is UTF-16 text; {SAVE_AS}")
+        return None
+    if raw[:4] == b"PK\x03\x04":
+        problems.append(f"{unreadable}: it is a zip archive (an Excel workbook?); {SAVE_AS}")
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        start = raw.rfind(b"\n", 0, error.start) + 1
+        line = raw.count(b"\n", 0, error.start) + 1
+        field = raw.count(b"\t", start, error.start)
+        header = raw.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
+        names = header.split("\t")
+        column = f", column {names[field].strip()}" if line > 1 and field < len(names) else ""
+        byte = raw[error.start : error.start + 1]
+        guess = byte.decode("cp1252", errors="replace")
+        problems.append(
+            f"{path}, line {line}{column}: byte 0x{byte.hex().upper()} is not UTF-8 (Latin-1 or "
+            f"Windows-1252 text, where it is {guess!r}?); {SAVE_AS}"
+        )
+        return None
+
+
+def _sheet_rows(
+    path: Path, text: str, problems: list[str]
+) -> tuple[list[str], list[list[str]], list[int]] | None:
+    """Header, data rows and the file line each row starts on (blank lines, rows of only
+    tabs as Excel writes for an empty row, and quoted cells holding newlines counted)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t")
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    previous = 0
+    try:
+        for fields in reader:
+            start, previous = previous + 1, reader.line_num
+            if not any(f.strip() for f in fields):
+                continue
+            if header is None:
+                header = fields
+                continue
+            rows.append(fields)
+            lines.append(start)
+    except csv.Error as error:
+        problems.append(
+            f"{path}, line {reader.line_num}: not a readable tab-separated sheet ({error})"
+        )
+        return None
+    if header is None:
+        problems.append(f"{path}: not a readable tab-separated sheet: no header line")
+        return None
+    if len(header) == 1:
+        for name, sep in (("comma", ","), ("semicolon", ";")):
+            if header[0].count(sep) >= 2:
+                problems.append(f"{path}, line 1: the separator is a {name}, not a tab; {SAVE_AS}")
+                return None
+    width = len(header)
+    too_wide = False
+    for fields, line in zip(rows, lines, strict=True):
+        if any(f.strip() for f in fields[width:]):
+            too_wide = True
+            problems.append(
+                f"{path}, line {line}: {len(fields)} fields but the header has {width} "
+                "(a tab inside a cell?)"
+            )
+        del fields[width:]
+        fields += [""] * (width - len(fields))
+    if too_wide:
+        return None
+    return header, rows, lines
+
+
 def read_sheet(path: str | Path, kind: str, problems: list[str]) -> pd.DataFrame | None:
-    """Read one sheet as strings; collect column and schema problems into ``problems``."""
+    """Read one sheet as strings; collect column and schema problems into ``problems``.
+
+    The table's index is the file line of each row less 2 (so ``index + 2`` is the real
+    line, after blank lines and quoted newlines too)."""
     import pandas as pd
 
     path = Path(path)
@@ -175,13 +270,18 @@ def read_sheet(path: str | Path, kind: str, problems: list[str]) -> pd.DataFrame
         problems.append(f"{path}: {kind} sheet not found")
         return None
     try:
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
-        problems.append(f"{path}: not a readable tab-separated sheet ({error})")
+        raw = path.read_bytes()
+    except OSError as error:
+        problems.append(f"{path}: cannot be read ({error.strerror})")
         return None
-    if not isinstance(table.index, pd.RangeIndex):  # pandas made the first column an index
-        problems.append(f"{path}: a data row has more fields than the header (line 1)")
+    text = _decode_sheet(path, raw, problems)
+    if text is None:
         return None
+    parsed = _sheet_rows(path, text, problems)
+    if parsed is None:
+        return None
+    header, rows, lines = parsed
+    table = pd.DataFrame(rows, columns=header, index=[line - 2 for line in lines], dtype=str)
     table.columns = [str(c).strip() for c in table.columns]
     table = table.apply(lambda col: col.str.strip())
     expected = COLUMNS[kind]
@@ -200,7 +300,7 @@ def read_sheet(path: str | Path, kind: str, problems: list[str]) -> pd.DataFrame
         if not required and column not in table.columns:
             table[column] = ""
     validator = _validator(load_schema(kind))
-    for index, row in enumerate(table.to_dict("records")):
+    for index, row in zip(table.index, table.to_dict("records"), strict=True):
         record = {k: v for k, v in row.items() if k in expected and (v != "" or k in missing)}
         record = {k: v for k, v in record.items() if not (v == "" and not expected[k])}
         for error in sorted(validator.iter_errors(record), key=lambda e: str(e.absolute_path)):
@@ -223,8 +323,8 @@ def _resolve_paths(table: pd.DataFrame, kind: str, sheet: Path, problems: list[s
             continue
         table[f"{column}_label"] = table[column]
         table[column] = [_resolve(sheet, v) for v in table[column]]
-        for index, (label, resolved) in enumerate(
-            zip(table[f"{column}_label"], table[column], strict=True)
+        for index, label, resolved in zip(
+            table.index, table[f"{column}_label"], table[column], strict=True
         ):
             if label and not os.path.isfile(resolved):
                 problems.append(

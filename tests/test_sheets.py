@@ -147,3 +147,77 @@ def test_config_problems_are_listed(tmp_path):
 def test_shipped_config_is_valid():
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     assert check_config(config) == []
+
+
+# ------------------------------------------------------- messages of issue 13, item 4
+
+
+def write_samples(config: dict, tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "sheets" / "samples.tsv"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_latin1_sheet_names_line_and_column_and_says_save_as_utf8(encoding, tmp_path):
+    config = make_project(tmp_path)
+    text = SAMPLES.replace("CD1a", "CD1a, CD7 (faible, \u00e9l\u00e8ve)")
+    path = write_samples(config, tmp_path, text.encode(encoding))
+    with pytest.raises(SheetError) as info:
+        load(config, base=tmp_path)
+    assert info.value.problems[0] == (
+        f"{path}, line 3, column markers: byte 0xE9 is not UTF-8 (Latin-1 or Windows-1252 "
+        "text, where it is '\u00e9'?); save as UTF-8 (tab-separated)"
+    )
+
+
+def test_utf16_sheet_says_save_as_utf8(tmp_path):
+    config = make_project(tmp_path)
+    path = write_samples(config, tmp_path, SAMPLES.encode("utf-16"))
+    with pytest.raises(SheetError) as info:
+        load(config, base=tmp_path)
+    assert (
+        f"{path}: not a readable tab-separated sheet: it is UTF-16 text; save as UTF-8 "
+        "(tab-separated)"
+    ) in info.value.problems
+
+
+def test_comma_separated_tsv_says_the_separator_is_a_comma(tmp_path):
+    config = make_project(tmp_path)
+    path = write_samples(config, tmp_path, SAMPLES.replace("\t", ",").encode())
+    with pytest.raises(SheetError) as info:
+        load(config, base=tmp_path)
+    assert (
+        f"{path}, line 1: the separator is a comma, not a tab; save as UTF-8 (tab-separated)"
+    ) in info.value.problems
+
+
+def test_rows_of_only_tabs_are_skipped_like_blank_lines(tmp_path):
+    units = UNITS.replace("A1\tCD34neg", "\t\t\t\t\n\nA1\tCD34neg")  # Excel's empty rows
+    config = make_project(tmp_path, units=units)
+    sheets = load(config, base=tmp_path)
+    assert list(sheets.units["patient"]) == ["A1", "A1", "B2", "B2", "A1"]
+
+
+def test_line_numbers_are_the_file_lines_after_blank_lines_and_quoted_newlines(tmp_path):
+    samples = (
+        "patient\tlineage\tage\tstatus\tfusion\tmarkers\tpresort_fcs\tgating\n"
+        "\n"  # line 2: blank
+        'A1\tBCP\t<1\tdiagnosis\tTEL-AML1\t"CD45,\nCD13"\tfcs/A1_pre.fcs\t\n'  # lines 3-4
+        "\t\t\t\t\t\t\t\n"  # line 5: only tabs
+        "B2\tX\t15\trelapse\tnegative\tCD1a\tfcs/B2_pre.fcs\t\n"  # line 6: bad lineage
+    )
+    problems = problems_of(tmp_path, samples=samples)
+    path = tmp_path / "sheets" / "samples.tsv"
+    assert f"{path}, line 6: lineage: 'X' is not one of BCP, T" in problems
+
+
+def test_id_hint_only_on_id_pattern_errors(tmp_path):
+    samples = SAMPLES.replace("B2\tT\t15", "B.2\tT\tfive")
+    units = UNITS.replace("B2", "B.2")
+    problems = problems_of(tmp_path, samples=samples, units=units)
+    age = next(p for p in problems if "age: 'five'" in p)
+    patient = next(p for p in problems if "patient: 'B.2'" in p)
+    assert "IDs:" not in age
+    assert age.endswith("""(years; "<1" allowed)""")
+    assert patient.endswith("(IDs: letters, digits, - and _)")

@@ -558,6 +558,10 @@ def load_strategy(path: str | Path) -> Strategy:
             raise GatingError(name, f"FlowJo workspace version {version!r}; 10 or later is read")
         names = tuple(sorted({n.get("name") for n in root.iter("SampleNode") if n.get("name")}))
         return Strategy(name, "flowjo", {}, {}, {}, engine="flowkit", sample_ids=names)
+    if tag == "bdfacs":  # a BD FACSDiva experiment: gates per tube (sortpcr.diva)
+        from .diva import experiment_strategy
+
+        return experiment_strategy(root, name)
     raise GatingError(name, f"root element <{tag}> is neither Gating-ML 2.0 nor a FlowJo workspace")
 
 
@@ -581,7 +585,7 @@ def require_gates(strategy: Strategy, gate_ids: Iterable[str], what: str = "conf
     For a FlowJo workspace the gates are per sample: this check is made by
     :func:`evaluate` on the sample's gates.
     """
-    if strategy.kind == "flowjo":
+    if strategy.kind in ("flowjo", "diva"):  # gates per sample / per Diva tube
         return
     missing = [g for g in gate_ids if g not in strategy.gates]
     if missing:
@@ -611,6 +615,10 @@ def _transform(values: np.ndarray, t: Transform) -> np.ndarray:
         return flowutils.transforms.logicle(values, None, t=p["T"], m=p["M"], w=p["W"], a=p["A"])
     if t.kind == "hyperlog":
         return flowutils.transforms.hyperlog(values, None, t=p["T"], m=p["M"], w=p["W"], a=p["A"])
+    if t.kind.startswith("diva_"):  # BD FACSDiva axes (sortpcr.diva)
+        from .diva import apply_transform
+
+        return apply_transform(values, t)
     raise GatingError("", f"transform {t.kind!r} cannot be applied to a channel")
 
 
@@ -832,6 +840,10 @@ def evaluate(
     ``flowkit``. ``sample``: the FlowJo sample name (default: the file name).
     Strategy channels absent from the file -> GatingError naming them and the file.
     """
+    if strategy.kind == "diva":  # a FACSDiva experiment: the gates of the file's tube
+        from .diva import tube_strategy
+
+        strategy = tube_strategy(strategy.path, sample or Path(fcs.path).name)
     if strategy.kind == "flowjo":
         return _evaluate_workspace(strategy, fcs, sample or Path(fcs.path).name)
     missing = _missing_channels(strategy, fcs) if strategy.engine == "sortpcr" else []

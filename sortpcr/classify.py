@@ -14,20 +14,28 @@ rows of :func:`sortpcr.normalise.normalise_patient`). The call follows the study
 Ties with the threshold are judged with a relative tolerance of 1e-9, so that a fold which is
 2.0 in decimal arithmetic (0.6/0.3 = 1.9999999999999998 in binary) counts as 2.0.
 
-Undetected in one fraction only: the fold is bounded by the detection limit (the lowest
-standard divided by that fraction's GUS, see normalise). If the bound alone decides the call
-(e.g. fold <= bound <= 1/threshold) the call is made and the reason says it rests on a
-detection limit; the fold itself is then missing and only ``fold_low`` or ``fold_high`` is
-given. If the bound does not decide, or no detection limit is known, ``not_evaluable``.
+Bounds (censored values, see normalise): a fraction whose value is a bound (``<`` below the
+LOQ or undetected, ``>`` above the top standard when extrapolation is off) gives a bounded
+fold: CD34pos ``<`` b with CD34neg n gives fold ``<`` b/n (``fold_censor`` ``<``, the bound in
+``fold``), and so on; both fractions bounded in opposite directions bound the fold too. A call
+is made from a bound only when the bound alone decides it (fold ``<=`` bound ``<=``
+1/threshold, or fold ``>=`` bound ``>=`` threshold), flagged ``bound``; otherwise
+``not_evaluable`` with the bound in the reason.
 
-Confidence interval of a fold: normal approximation in log10 space,
-10^(log10 fold +- z * SE), SE = sqrt(SE_pos^2 + SE_neg^2), z the two-sided quantile for
-``ci_level``. ``ci_crosses_threshold`` is true when the interval's two ends would get
+Confidence interval of a fold: the two fractions' error budgets are subtracted
+(:mod:`sortpcr.uncertainty`): components shared by both fractions (the same standard curve's
+level, which cancels; its slope, which scales with the difference of the two log10
+quantities) are netted exactly, the rest add in quadrature. Interval
+10^(log10 fold +- t * SE) with the Student t quantile at the Welch-Satterthwaite ``df`` and
+two-sided ``ci_level``. ``ci_crosses_threshold`` is true when the interval's two ends would get
 different calls (the call is not robust to the measurement error).
 
 Resistance group (study's Table 2) from the genes in ``genes``: ``CD34pos_only``,
 ``CD34neg_only``, ``both``, ``none``; ``excluded`` when flow QC failed or no gene is
-evaluable. A group built from fewer genes than configured says so in its reason.
+evaluable. A group built from fewer genes than configured says so in its reason. The group
+stays one of these names (for counting); ``group_flag`` is ``*`` when it rests on a flagged
+call (an interval crossing a threshold, or a call from a bound) and ``footnote`` names the
+genes and why.
 """
 
 from __future__ import annotations
@@ -35,11 +43,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Any
 
 from sortpcr.io import Rows, as_records, cell_float, cell_text
 from sortpcr.normalise import COMBINED, USABLE
+from sortpcr.uncertainty import combine, from_text
+from sortpcr.uncertainty import interval as budget_interval
 
 CALLS = ("CD34pos_higher", "CD34neg_higher", "no_difference", "not_evaluable")
 GROUPS = ("CD34pos_only", "CD34neg_only", "both", "none", "excluded")
@@ -62,8 +71,22 @@ CALL_COLUMNS: list[str] = [
     "cd34pos_log10_se",
     "cd34neg_log10_se",
     "flags",
+    "fold_censor",
+    "cd34pos_censor",
+    "cd34neg_censor",
+    "df",
+    "fold_se_log10",
 ]
-GROUP_COLUMNS: list[str] = ["patient", "lineage", "group", "genes_pos", "genes_neg", "reason"]
+GROUP_COLUMNS: list[str] = [
+    "patient",
+    "lineage",
+    "group",
+    "genes_pos",
+    "genes_neg",
+    "reason",
+    "group_flag",
+    "footnote",
+]
 FUSION_COLUMNS: list[str] = [
     "patient",
     "lineage",
@@ -79,6 +102,7 @@ FUSION_COLUMNS: list[str] = [
     "fold_low",
     "fold_high",
     "reason",
+    "detection_limit",
 ]
 
 
@@ -130,12 +154,31 @@ def call_fold(fold: float, threshold: float = 2.0) -> str:
     return "no_difference"
 
 
-def fold_interval(log10_fold: float, se: float, ci_level: float = 0.95) -> tuple[float, float]:
-    """Two-sided normal-approximation interval of a fold from its log10 value and SE."""
+def fold_interval(
+    log10_fold: float, se: float, ci_level: float = 0.95, df: float = math.inf
+) -> tuple[float, float]:
+    """Two-sided t interval of a fold from its log10 value, SE and degrees of freedom
+    (``df = inf``: the normal quantile)."""
+    from sortpcr.uncertainty import t_quantile
+
     if not (math.isfinite(log10_fold) and math.isfinite(se)):
         return math.nan, math.nan
-    z = NormalDist().inv_cdf(0.5 + ci_level / 2.0)
-    return 10.0 ** (log10_fold - z * se), 10.0 ** (log10_fold + z * se)
+    t = t_quantile(0.5 + ci_level / 2.0, df)
+    return 10.0 ** (log10_fold - t * se), 10.0 ** (log10_fold + t * se)
+
+
+def fold_budget(pos: Mapping[str, Any], neg: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    """Error budget of log10(CD34pos / CD34neg) from the two rows' ``log10_budget``
+    (older tables without one: one independent term per fraction from ``log10_se``)."""
+
+    def own(row: Mapping[str, Any], name: str) -> dict[str, tuple[float, float]]:
+        budget = from_text(cell_text(row.get("log10_budget")))
+        se = cell_float(row.get("log10_se"))
+        if not budget and math.isfinite(se) and se > 0:
+            budget = {f"se/{name}#value": (se, math.inf)}
+        return budget
+
+    return combine([(1.0, own(pos, "CD34pos")), (-1.0, own(neg, "CD34neg"))])
 
 
 def ci_crosses(fold_low: float, fold_high: float, threshold: float = 2.0) -> bool | None:
@@ -192,6 +235,42 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _number(row: Mapping[str, Any]) -> bool:
+    return row["status"] in USABLE and not cell_text(row.get("censor"))
+
+
+def _bounded(row: Mapping[str, Any]) -> bool:
+    value = cell_float(row.get("value"))
+    return cell_text(row.get("censor")) in ("<", ">") and math.isfinite(value) and value > 0
+
+
+def _bound_call(gene: str, pos: dict, neg: dict, out: dict, thr: float) -> dict[str, Any] | None:
+    """The fold bound when at least one fraction is a bound (``None`` if no bound exists)."""
+    p_val, n_val = cell_float(pos["value"]), cell_float(neg["value"])
+    p_c, n_c = cell_text(pos.get("censor")), cell_text(neg.get("censor"))
+    # fold = pos / neg: "<" on pos or ">" on neg bounds it from above, and vice versa
+    ups = [c for c, side in ((p_c, "pos"), (n_c, "neg")) if (c == "<") == (side == "pos") and c]
+    downs = [c for c, side in ((p_c, "pos"), (n_c, "neg")) if (c == ">") == (side == "pos") and c]
+    if ups and downs:
+        return None
+    direction = "<" if ups else ">"
+    bound = p_val / n_val
+    out.update(fold=bound, fold_censor=direction, log2_fold=math.log2(bound))
+    out["fold_high" if direction == "<" else "fold_low"] = bound
+    parts = [f"{f} {c} {_fmt(v)}" if c else f"{f} {_fmt(v)}"
+             for f, c, v in (("CD34pos", p_c, p_val), ("CD34neg", n_c, n_val))]  # fmt: skip
+    text = f"{gene}: {', '.join(parts)}: fold {direction} {_fmt(bound)}"
+    decided = call_fold(bound, thr)
+    if direction == "<" and decided == "CD34neg_higher":
+        call = decided
+    elif direction == ">" and decided == "CD34pos_higher":
+        call = decided
+    else:
+        return dict(out, call="not_evaluable", reason=text + ", which does not decide the call")
+    flags = [f for f in out["flags"].split(";") if f] + ["bound"]
+    return dict(out, call=call, flags=";".join(flags), reason=text + "; the call rests on a bound")
+
+
 def _gene_call(
     gene: str, pos: dict | None, neg: dict | None, settings: ClassifySettings
 ) -> dict[str, Any]:
@@ -209,6 +288,11 @@ def _gene_call(
         "cd34pos_log10_se": math.nan,
         "cd34neg_log10_se": math.nan,
         "flags": "",
+        "fold_censor": "",
+        "cd34pos_censor": "",
+        "cd34neg_censor": "",
+        "df": math.nan,
+        "fold_se_log10": math.nan,
     }
     missing = [f for f, r in (("CD34pos", pos), ("CD34neg", neg)) if r is None]
     if missing:
@@ -219,8 +303,10 @@ def _gene_call(
         )
     assert pos is not None and neg is not None
     for fraction, row in (("cd34pos", pos), ("cd34neg", neg)):
-        if row["status"] in USABLE:
+        if _number(row) or _bounded(row):
             out[fraction] = cell_float(row["value"])
+            out[f"{fraction}_censor"] = cell_text(row.get("censor"))
+        if _number(row):
             out[f"{fraction}_log10_se"] = cell_float(row["log10_se"])
     flag_parts = [
         f"{f}:{flag}"
@@ -232,14 +318,12 @@ def _gene_call(
     notes = [
         f"{f}: {cell_text(r.get('reason'))}"
         for f, r in (("CD34pos", pos), ("CD34neg", neg))
-        if cell_text(r.get("reason")) and r["status"] in USABLE
+        if cell_text(r.get("reason")) and _number(r)
     ]
-    p_ok, n_ok = pos["status"] in USABLE, neg["status"] in USABLE
-    if p_ok and n_ok:
+    if _number(pos) and _number(neg):
         log10_fold = cell_float(pos["log10_value"]) - cell_float(neg["log10_value"])
-        se = math.sqrt(cell_float(pos["log10_se"]) ** 2 + cell_float(neg["log10_se"]) ** 2)
-        fold = cell_float(pos["value"]) / cell_float(neg["value"])
-        low, high = fold_interval(log10_fold, se, settings.ci_level)
+        fold = 10.0**log10_fold
+        low, high, se, df = budget_interval(log10_fold, fold_budget(pos, neg), settings.ci_level)
         crosses = ci_crosses(low, high, thr)
         call = call_fold(fold, thr)
         if crosses:
@@ -253,48 +337,60 @@ def _gene_call(
             fold_high=high,
             log2_fold=math.log2(fold),
             ci_crosses_threshold=crosses,
+            df=df,
+            fold_se_log10=se,
             call=call,
             reason="; ".join(notes),
         )
     undetected = {"undetected", "negative"}
     if pos["status"] in undetected and neg["status"] in undetected:
         return dict(out, call="not_evaluable", reason=f"{gene} undetected in both fractions")
-    for absent, a_row, p_row, side in (("CD34pos", pos, neg, "high"), ("CD34neg", neg, pos, "low")):
-        if not (a_row["status"] in undetected and p_row["status"] in USABLE):
-            continue
-        limit = cell_float(a_row.get("detection_limit"))
-        if not (math.isfinite(limit) and limit > 0):
+    if (_number(pos) or _bounded(pos)) and (_number(neg) or _bounded(neg)):
+        result = _bound_call(gene, pos, neg, out, thr)
+        if result is not None:
+            return result
+        return dict(
+            out,
+            call="not_evaluable",
+            reason=f"{gene}: both fractions are bounds in the same direction: the fold is "
+            "unbounded",
+        )
+    for absent, a_row, p_row in (("CD34pos", pos, neg), ("CD34neg", neg, pos)):
+        if a_row["status"] in undetected and _number(p_row):
             return dict(
                 out,
                 call="not_evaluable",
                 reason=f"{gene} undetected in {absent} only and no detection limit known "
                 f"(standards' range missing): the fold is unbounded",
             )
-        value = cell_float(p_row["value"])
-        if side == "high":  # CD34pos undetected: fold <= limit / neg
-            bound = limit / value
-            call = "CD34neg_higher" if call_fold(bound, thr) == "CD34neg_higher" else None
-            out["fold_high"] = bound
-            relation = "<="
-        else:  # CD34neg undetected: fold >= pos / limit
-            bound = value / limit
-            call = "CD34pos_higher" if call_fold(bound, thr) == "CD34pos_higher" else None
-            out["fold_low"] = bound
-            relation = ">="
-        text = (
-            f"{gene} undetected in {absent}; with its detection limit ({_fmt(limit)}, lowest "
-            f"standard / GUS) fold {relation} {_fmt(bound)}"
-        )
-        if call is None:
-            return dict(out, call="not_evaluable", reason=text + ", which does not decide")
-        return dict(out, call=call, reason=text + "; call rests on the detection limit")
     reasons = [
         f"{f}: {r['status']}"
         + (f" ({cell_text(r.get('reason'))})" if cell_text(r.get("reason")) else "")
         for f, r in (("CD34pos", pos), ("CD34neg", neg))
-        if r["status"] not in USABLE
+        if not (_number(r) or _bounded(r))
     ]
     return dict(out, call="not_evaluable", reason="; ".join(reasons))
+
+
+def group_footnote(calls: Rows, genes: tuple[str, ...], ci_level: float = 0.95) -> tuple[str, str]:
+    """(``group_flag``, ``footnote``): ``*`` and the genes whose evaluable call is flagged
+    (interval crossing a threshold, or a call resting on a bound)."""
+    notes = []
+    for row in as_records(calls):
+        if row["gene"] not in genes or row["call"] not in CALLS[:3]:
+            continue
+        flags = cell_text(row.get("flags")).split(";")
+        if row.get("ci_crosses_threshold") is True:
+            notes.append(
+                f"{row['gene']}: {ci_level:.0%} interval {_fmt(cell_float(row['fold_low']))}-"
+                f"{_fmt(cell_float(row['fold_high']))} crosses a threshold"
+            )
+        elif "bound" in flags:
+            notes.append(
+                f"{row['gene']}: call from a bound (fold {cell_text(row.get('fold_censor'))} "
+                f"{_fmt(cell_float(row['fold']))})"
+            )
+    return ("*" if notes else ""), "; ".join(notes)
 
 
 def resistance_group(
@@ -357,18 +453,36 @@ def compare_fusion(
             higher = "CD34neg"
         elif neg["status"] == "negative":
             higher = "CD34pos"
+        elif "positive_not_quantifiable" in (pos["status"], neg["status"]):
+            # EAC: no number for a positive, not quantifiable fraction; it enters no fold
+            pnq = [f for f, r in rows.items() if r["status"] == "positive_not_quantifiable"]
+            if len(pnq) == 2:
+                higher, reason = "not_evaluable", "positive, not quantifiable in both fractions"
+            else:
+                other = "CD34neg" if pnq[0] == "CD34pos" else "CD34pos"
+                limit = cell_float(rows[pnq[0]].get("detection_limit"))
+                if cell_float(rows[other]["value"]) > limit:
+                    higher = other
+                    reason = (
+                        f"{pnq[0]} positive, not quantifiable (< {_fmt(limit)}); {other} "
+                        "quantifiable above that bound"
+                    )
+                else:
+                    higher = "not_evaluable"
+                    reason = f"{pnq[0]} positive, not quantifiable; no fold (EAC)"
         else:
-            fold = cell_float(pos["value"]) / cell_float(neg["value"])
-            se = math.sqrt(cell_float(pos["log10_se"]) ** 2 + cell_float(neg["log10_se"]) ** 2)
-            low, high = fold_interval(math.log10(fold), se, ci_level)
+            log10_fold = cell_float(pos["log10_value"]) - cell_float(neg["log10_value"])
+            fold = 10.0**log10_fold
+            low, high, _se, _df = budget_interval(log10_fold, fold_budget(pos, neg), ci_level)
             higher = "CD34pos" if fold > 1 else "CD34neg" if fold < 1 else "equal"
         patient = str(combined[0]["patient"])
         for fraction in ("CD34pos", "CD34neg"):
             row = rows[fraction]
             value = cell_float(row["value"]) if row is not None else math.nan
             se = cell_float(row["log10_se"]) if row is not None else math.nan
+            df = cell_float(row.get("df")) if row is not None else math.nan
             n_low, n_high = (
-                fold_interval(math.log10(value), se, ci_level)
+                fold_interval(math.log10(value), se, ci_level, df if df > 0 else math.inf)
                 if row is not None and value > 0
                 else (math.nan, math.nan)
             )
@@ -387,6 +501,9 @@ def compare_fusion(
                     "fold": fold,
                     "fold_low": low,
                     "fold_high": high,
+                    "detection_limit": (
+                        cell_float(row.get("detection_limit")) if row is not None else math.nan
+                    ),
                     "reason": "; ".join(
                         p
                         for p in (reason, cell_text(row["reason"]) if row is not None else "")
@@ -437,6 +554,11 @@ def classify_patient(
     group, genes_pos, genes_neg, reason = resistance_group(records, settings.genes, problems)
     if not expression:
         reason = "no qPCR results for this patient"
+    flag, footnote = (
+        ("", "")
+        if group == "excluded"
+        else group_footnote(records, settings.genes, settings.ci_level)
+    )
     group_row = {
         "patient": patient,
         "lineage": lineage,
@@ -444,6 +566,8 @@ def classify_patient(
         "genes_pos": ",".join(genes_pos),
         "genes_neg": ",".join(genes_neg),
         "reason": reason,
+        "group_flag": flag,
+        "footnote": footnote,
     }
     fusion = compare_fusion(expression, lineage, problems, settings.ci_level)
     return PatientCalls(calls=records, group=[group_row], fusion=fusion)

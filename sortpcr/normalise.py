@@ -1,41 +1,76 @@
-"""Normalise target quantities to GUS: expression (IM-9 units) and fusion transcripts (EAC).
+"""Normalise target quantities to the reference gene(s): expression (AU) and fusion (EAC).
 
 Expression (kind ``expression``)
-    value = target quantity / GUS quantity of the same sample on the same plate, both in IM-9
-    relative units, i.e. arbitrary units (AU) relative to IM-9 (IM-9 itself is 1). On a plate
-    measured in copies the ratio is copies/copies and the unit column says ``copies``.
+    value = target quantity / reference quantity of the same sample on the same plate, both
+    in IM-9 relative units, i.e. arbitrary units (AU) relative to IM-9 (IM-9 itself is 1).
+    With several reference genes (``qpcr.reference_genes``, default ``[GUS]`` as the study)
+    the reference quantity is their geometric mean, and every one of them must be measured
+    for the sample on a relative plate (a missing one makes the row ``not_evaluable``).
 Fusion (kind ``fusion``; targets in ``fusion_targets``, TEL-AML1)
-    value = fusion copies / GUS copies x ``fusion_scale`` (EAC reports per 100 GUS copies), the
-    normalised copy number (NCN). Classes after Gabert 2003 / Beillard 2003: ``negative``
-    (no amplification, adequate GUS), ``positive_not_quantifiable`` (below the lowest
-    standard), ``quantifiable``, ``inevaluable`` (GUS copies < ``gus_copies_min`` or a QC
-    failure of the measurement).
+    value = fusion copies / reference copies x ``fusion_scale`` (EAC reports per 100 GUS
+    copies), the normalised copy number (NCN), against the reference genes present on the
+    copies plate. Classes after Gabert 2003 / Beillard 2003: ``negative`` (no amplification,
+    adequate reference), ``positive_not_quantifiable`` (amplified, below the LOQ: *no value*,
+    the bound is in ``detection_limit``), ``quantifiable``, ``inevaluable`` (reference copies
+    < ``gus_copies_min`` or a QC failure of the measurement).
 
-Uncertainty is carried in log10 space: SE(log10 ratio) = sqrt(SE_target^2 + SE_GUS^2), the
-two quantities' SEs (replicate spread and standard-curve error, from the quantify step) being
-independent. A fraction measured on several plates is combined per gene and unit by the
-inverse-variance weighted mean of the per-plate log10 values (weights 1/SE^2; combined SE =
-1/sqrt(sum of weights)); when a plate lacks an SE the plain mean of log10 values is used and
-the row is flagged ``unweighted_mean``. Per-plate rows are kept; combined rows carry
-``plate = combined``.
+Reference adequacy: on a copies plate each reference needs ``gus_copies_min`` copies; on an
+expression plate each needs at least ``reference_min`` (plate unit; 0 = no floor beyond its
+LOQ). A reference below its LOQ, undetected, missing, or failing QC makes the row
+``not_evaluable`` with the reason (a ratio to a bound is no measurement).
 
-Quantities outside their standards' range (status below_range/above_range from quantify)
-are extrapolated and used, flagged ``target_above_range``, ``gus_below_range`` and so on, as
-the study did (its highest MDR1 values lie above the IM-9 standards). With
-``use_out_of_range = False`` such rows become ``not_evaluable`` (fusion: ``inevaluable``;
-fusion below the lowest standard stays ``positive_not_quantifiable`` without a value).
+Censoring. A target below its LOQ (``below_range`` in quantify) gives ``status``
+``below_loq``, ``censor`` ``<`` and ``value`` = LOQ / reference (an upper bound); undetected
+gives ``undetected``, ``censor`` ``<`` and ``value`` = LOD / reference (the old
+``detection_limit`` column keeps the same bound). Above the top standard the extrapolated
+value is used and flagged (``target_above_range``), as the study did for MDR1 above IM-9;
+with ``use_out_of_range = False`` it becomes a lower bound instead (``censor`` ``>``,
+``value`` = top standard / reference, status ``above_range``). A value with a censor is never
+a number to average: it only enters a call when the bound decides it (classify).
+
+Uncertainty (:mod:`sortpcr.uncertainty`): the ratio's error budget is the target's budget
+minus the mean of the reference genes' budgets, plus RT variation: one component per
+fraction, cDNA preparation and gene (targets and references alike) with SD
+``rt_sd_log2 x log10(2)`` (``qpcr.rt_sd_log2``, default 0: the study had no RT replicates).
+The preparation is units.tsv's optional ``cdna`` column (default: one preparation per
+fraction, so plates of one cDNA share that component). ``log10_se`` = root of the budget's
+variance, ``df`` by Welch-Satterthwaite; the budget is serialised in ``log10_budget`` so that
+classify can subtract the two fractions' budgets (a shared curve cancels).
+
+Several plates per fraction are combined per gene and unit by a DerSimonian-Laird
+random-effects mean of the per-plate log10 values (:func:`sortpcr.uncertainty.random_effects`):
+the combined budget is the weighted sum of the plate budgets plus a between-plate component
+(``tau2`` x sum of squared weights, df = plates - 1); ``tau2``, ``i2`` and ``het_q`` report
+the heterogeneity. Censored plates are not averaged in (``not_used:<plate>:<status>``); when
+every plate is censored the tightest bound is kept. Combined rows carry ``plate = combined``.
+
+Reference genes (two or more): rows of kind ``reference`` give each reference's ratio to the
+references' geometric mean per fraction and plate (and combined); a patient whose reference
+ratio differs between CD34+ and CD34- by more than ``reference_max_disagreement`` (a fold)
+has every row flagged ``reference_disagreement``. :func:`genorm_m` and :func:`pairwise_v`
+give geNorm's stability measure M and pairwise variation V over a cohort.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sortpcr.io import Rows, as_records, cell_float, cell_text, group_rows
+from sortpcr.uncertainty import (
+    budget_df,
+    combine,
+    component,
+    from_text,
+    random_effects,
+    to_text,
+    variance,
+)
 
 COMBINED = "combined"
+LOG10_2 = math.log10(2.0)
 
 #: Output columns, in order (contract), followed by carried-along columns.
 EXPRESSION_COLUMNS: list[str] = [
@@ -60,10 +95,19 @@ EXTRA_COLUMNS: list[str] = [
     "flow_reason",
     "presort_status",
     "presort_reason",
+    "censor",
+    "reference_genes",
+    "df",
+    "tau2",
+    "i2",
+    "het_q",
+    "log10_budget",
 ]
 
-#: Statuses whose value may be used (expression and fusion).
-USABLE = frozenset({"ok", "quantifiable", "positive_not_quantifiable"})
+#: Statuses whose value may be used as a number (expression and fusion).
+USABLE = frozenset({"ok", "quantifiable"})
+#: Statuses whose value is a bound (see the ``censor`` column).
+CENSORED = frozenset({"below_loq", "undetected", "above_range"})
 OUT_OF_RANGE = frozenset({"below_range", "above_range"})
 
 
@@ -71,30 +115,55 @@ OUT_OF_RANGE = frozenset({"below_range", "above_range"})
 class NormaliseSettings:
     """Plain settings of the normalisation step (from config sections qpcr/normalisation).
 
-    gus_copies_min: GUS copies below which a copies-plate sample is inevaluable (EAC).
-    fusion_scale: NCN is reported per this many GUS copies (EAC x100).
-    use_out_of_range: use extrapolated quantities outside the standards' range (flagged).
+    reference_genes: reference gene(s); two or more are combined by their geometric mean.
+    gus_copies_min: reference copies below which a copies-plate sample is inevaluable (EAC).
+    reference_min: floor of each reference on an expression plate (plate unit; 0 = none).
+    fusion_scale: NCN is reported per this many reference copies (EAC x100).
+    use_out_of_range: use extrapolated quantities above the top standard (flagged).
+    rt_sd_log2: SD (log2) of a gene's level between cDNA preparations of one RNA.
+    reference_max_disagreement: fold by which a reference's share may differ between fractions.
     """
 
-    reference_gene: str = "GUS"
+    reference_genes: tuple[str, ...] = ("GUS",)
     fusion_targets: tuple[str, ...] = ("TEL-AML1",)
     gus_copies_min: float = 10000.0
+    reference_min: float = 0.0
     fusion_scale: float = 100.0
     use_out_of_range: bool = True
+    rt_sd_log2: float = 0.0
+    reference_max_disagreement: float = 2.0
     fractions: tuple[str, ...] = field(default=("CD34pos", "CD34neg"))
+
+    @property
+    def reference_gene(self) -> str:
+        """The first reference gene (the study's GUS); kept for older callers."""
+        return self.reference_genes[0]
+
+    @property
+    def reference_label(self) -> str:
+        return "+".join(self.reference_genes)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> NormaliseSettings:
-        """Build from the whole config dict (keys qpcr.*, normalisation.*, classification.*)."""
+        """Build from the whole config dict (keys qpcr.*, normalisation.*, classification.*).
+
+        ``qpcr.reference_genes`` (a list) wins over the older ``qpcr.reference_gene``.
+        """
         qpcr = config.get("qpcr", {}) or {}
         norm = config.get("normalisation", {}) or {}
         classification = config.get("classification", {}) or {}
+        genes = qpcr.get("reference_genes") or [qpcr.get("reference_gene", "GUS")]
+        if isinstance(genes, str):
+            genes = [genes]
         return cls(
-            reference_gene=str(qpcr.get("reference_gene", "GUS")),
+            reference_genes=tuple(str(g) for g in genes),
             fusion_targets=tuple(qpcr.get("copy_targets", ["TEL-AML1"])),
             gus_copies_min=float(norm.get("gus_copies_min", 10000)),
+            reference_min=float(norm.get("reference_min", 0) or 0),
             fusion_scale=float(norm.get("fusion_scale", 100)),
             use_out_of_range=bool(classification.get("use_out_of_range", True)),
+            rt_sd_log2=float(qpcr.get("rt_sd_log2", 0) or 0),
+            reference_max_disagreement=float(qpcr.get("reference_max_disagreement", 2.0)),
         )
 
 
@@ -109,15 +178,17 @@ def _join(parts: list[str], sep: str = ";") -> str:
 
 
 def ratio_log10_se(se_target: float, se_gus: float) -> float:
-    """SE of log10(target/GUS) from the two independent SEs of log10 quantities."""
+    """SE of log10(target/GUS) from two independent SEs of log10 quantities (no shared
+    error: quantities on different curves)."""
     return math.sqrt(se_target**2 + se_gus**2)
 
 
 def combine_log10(values: list[float], ses: list[float]) -> tuple[float, float, bool]:
-    """Combine per-plate log10 values: inverse-variance weighted mean and its SE.
+    """Combine per-plate log10 values by a fixed-effect inverse-variance mean and its SE.
 
     Returns (mean, se, weighted). If any SE is missing or not positive, returns the plain
-    mean with SE NaN and ``weighted = False`` (a single value keeps its own SE).
+    mean with SE NaN and ``weighted = False`` (a single value keeps its own SE). The
+    pipeline uses :func:`sortpcr.uncertainty.random_effects`; this is its tau2 = 0 case.
     """
     if len(values) == 1:
         return values[0], ses[0], True
@@ -129,6 +200,28 @@ def combine_log10(values: list[float], ses: list[float]) -> tuple[float, float, 
     return sum(values) / len(values), math.nan, False
 
 
+def quantity_budget(row: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    """A quantity row's error budget: its ``log10_budget``, or (older tables without one)
+    one independent component of SD ``log10_quantity_se`` with infinite df."""
+    budget = from_text(cell_text(row.get("log10_budget")))
+    if budget:
+        return budget
+    se = cell_float(row.get("log10_quantity_se"))
+    if math.isfinite(se) and se > 0:
+        where = f"{row.get('plate')}/{row.get('target')}/{row.get('sample')}"
+        return component(f"se/{where}", "quantity", se, math.inf)
+    return {}
+
+
+def rt_component(
+    patient: str, fraction: str, prep: str, gene: str, rt_sd_log2: float
+) -> dict[str, tuple[float, float]]:
+    """RT variation of one gene in one cDNA preparation (SD ``rt_sd_log2`` in log2 units)."""
+    if not rt_sd_log2 > 0:
+        return {}
+    return component(f"rt/{patient}/{fraction}/{prep}/{gene}", "rt", rt_sd_log2 * LOG10_2, math.inf)
+
+
 def _range_flags(role: str, row: Mapping[str, Any]) -> list[str]:
     status = cell_text(row.get("status"))
     flags = [f"{role}_{status}"] if status in OUT_OF_RANGE else []
@@ -138,20 +231,64 @@ def _range_flags(role: str, row: Mapping[str, Any]) -> list[str]:
     return flags
 
 
+def _references(
+    rows: list[dict[str, Any]], settings: NormaliseSettings
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The reference rows of one sample on one plate and the problems that forbid a ratio."""
+    by_gene = {str(r["target"]): r for r in rows}
+    unit = next((cell_text(r.get("unit")) for r in rows if cell_text(r.get("unit"))), "")
+    found = [by_gene[g] for g in settings.reference_genes if g in by_gene]
+    missing = [g for g in settings.reference_genes if g not in by_gene]
+    problems: list[str] = []
+    if not found:
+        problems.append(f"no reference gene ({settings.reference_label}) measured for this sample")
+    elif missing and unit != "copies":
+        problems.append(f"reference gene(s) {', '.join(missing)} not measured on this plate")
+    for ref in found:
+        name = str(ref["target"])
+        status = cell_text(ref.get("status"))
+        q = cell_float(ref.get("quantity"))
+        why = cell_text(ref.get("reason"))
+        if status == "below_range":
+            problems.append(f"reference {name} below its LOQ ({why})")
+        elif status not in {"ok", "above_range"} or not (q > 0):
+            problems.append(
+                f"reference {name} {status or 'missing'}" + (f" ({why})" if why else "")
+            )
+        elif cell_text(ref.get("unit")) == "copies" and q < settings.gus_copies_min:
+            problems.append(
+                f"reference {name} {q:.4g} copies < {settings.gus_copies_min:.4g} "
+                "(normalisation.gus_copies_min)"
+            )
+        elif cell_text(ref.get("unit")) != "copies" and q < settings.reference_min:
+            problems.append(
+                f"reference {name} {q:.4g} {cell_text(ref.get('unit'))} < "
+                f"{settings.reference_min:.4g} (normalisation.reference_min)"
+            )
+        elif status == "above_range" and not settings.use_out_of_range:
+            problems.append(
+                f"reference {name} above range (classification.use_out_of_range is false)"
+            )
+    return found, problems
+
+
 def _normalise_one(
     target: Mapping[str, Any],
-    gus: Mapping[str, Any] | None,
+    refs: list[dict[str, Any]],
+    ref_problems: list[str],
     settings: NormaliseSettings,
 ) -> dict[str, Any]:
-    """One target row against the GUS row of the same sample and plate."""
+    """One target row against the reference rows of the same sample and plate."""
     gene = str(target["target"])
     kind = "fusion" if gene in settings.fusion_targets else "expression"
     unit = cell_text(target.get("unit"))
     scale = settings.fusion_scale if kind == "fusion" else 1.0
-    where = f"{target['patient']} {target['fraction']} plate {target['plate']}"
+    patient, fraction = str(target["patient"]), str(target["fraction"])
+    where = f"{patient} {fraction} plate {target['plate']}"
+    names = [str(r["target"]) for r in refs]
     out: dict[str, Any] = {
-        "patient": target["patient"],
-        "fraction": target["fraction"],
+        "patient": patient,
+        "fraction": fraction,
         "plate": target["plate"],
         "gene": gene,
         "kind": kind,
@@ -166,6 +303,13 @@ def _normalise_one(
         "flow_reason": cell_text(target.get("flow_reason")),
         "presort_status": cell_text(target.get("presort_status")),
         "presort_reason": cell_text(target.get("presort_reason")),
+        "censor": "",
+        "reference_genes": ";".join(names),
+        "df": math.nan,
+        "tau2": math.nan,
+        "i2": math.nan,
+        "het_q": math.nan,
+        "log10_budget": "",
     }
     bad = "inevaluable" if kind == "fusion" else "not_evaluable"
     flags = _range_flags("target", target)
@@ -177,52 +321,55 @@ def _normalise_one(
         out["reason"] = reason
         return out
 
-    # --- the reference gene -----------------------------------------------------------
-    if gus is None:
-        return finish(bad, f"{where}: no {settings.reference_gene} measured for this sample")
-    gus_status = cell_text(gus.get("status"))
-    gus_q = cell_float(gus.get("quantity"))
-    out["gus_quantity"] = gus_q
-    flags += _range_flags("gus", gus)
-    if cell_text(gus.get("unit")) != unit:
+    # --- the reference gene(s) ----------------------------------------------------------
+    for ref in refs:
+        flags += _range_flags("gus" if len(refs) == 1 else f"ref_{ref['target']}", ref)
+    if ref_problems:
+        return finish(bad, f"{where}: " + "; ".join(ref_problems))
+    if any(cell_text(r.get("unit")) != unit for r in refs):
         return finish(
             bad,
-            f"{where}: {gene} in {unit!r} but {settings.reference_gene} in "
-            f"{cell_text(gus.get('unit'))!r}; a ratio needs the same standard units",
+            f"{where}: {gene} in {unit!r} but reference in "
+            f"{', '.join(sorted({cell_text(r.get('unit')) for r in refs}))!r}; a ratio needs "
+            "the same standard units",
         )
-    if gus_status not in {"ok", *OUT_OF_RANGE} or not (gus_q > 0):
-        return finish(
-            bad,
-            f"{where}: {settings.reference_gene} {gus_status or 'missing'}"
-            + (f" ({cell_text(gus.get('reason'))})" if cell_text(gus.get("reason")) else ""),
-        )
-    if unit == "copies" and gus_q < settings.gus_copies_min:
-        return finish(
-            bad,
-            f"{where}: {settings.reference_gene} {gus_q:.4g} copies < "
-            f"{settings.gus_copies_min:.4g} (normalisation.gus_copies_min)",
-        )
-    if gus_status in OUT_OF_RANGE:
-        if not settings.use_out_of_range:
-            return finish(
-                bad,
-                f"{where}: {settings.reference_gene} {gus_status.replace('_', ' ')} "
-                "(classification.use_out_of_range is false)",
-            )
-        reasons.append(f"{settings.reference_gene} {gus_status.replace('_', ' ')}, extrapolated")
+    log_ref = sum(math.log10(cell_float(r["quantity"])) for r in refs) / len(refs)
+    ref_q = 10.0**log_ref
+    out["gus_quantity"] = ref_q
+    for ref in refs:
+        if cell_text(ref.get("status")) == "above_range":
+            reasons.append(f"{ref['target']} above range, extrapolated")
 
     # --- the target ---------------------------------------------------------------------
     t_status = cell_text(target.get("status"))
-    range_low = cell_float(target.get("range_low"))
+    bound = cell_float(target.get("bound"))
     if t_status == "undetected":
-        if math.isfinite(range_low) and range_low > 0:
-            out["detection_limit"] = range_low / gus_q * scale
+        if not math.isfinite(bound):  # older tables: the lowest standard
+            bound = cell_float(target.get("range_low"))
+        if math.isfinite(bound) and bound > 0:
+            out["detection_limit"] = bound / ref_q * scale
         if kind == "fusion":
             return finish(
-                "negative", f"{where}: {gene} not amplified, {settings.reference_gene} adequate"
+                "negative", f"{where}: {gene} not amplified, {settings.reference_label} adequate"
             )
+        if math.isfinite(out["detection_limit"]):
+            out["value"], out["censor"] = out["detection_limit"], "<"
+            out["log10_value"] = math.log10(out["value"])
         return finish("undetected", f"{where}: {gene} not amplified in any replicate")
-    if t_status not in {"ok", *OUT_OF_RANGE}:
+    if t_status == "below_range":
+        if math.isfinite(bound) and bound > 0:
+            out["detection_limit"] = bound / ref_q * scale
+        if kind == "fusion":
+            return finish(
+                "positive_not_quantifiable",
+                f"{where}: {gene} amplified below the LOQ ({bound:g} copies); no number (EAC)",
+            )
+        if not math.isfinite(out["detection_limit"]):
+            return finish(bad, f"{where}: {gene} below the LOQ and no LOQ known")
+        out["value"], out["censor"] = out["detection_limit"], "<"
+        out["log10_value"] = math.log10(out["value"])
+        return finish("below_loq", f"{where}: {gene} below its LOQ: < {out['value']:.3g}")
+    if t_status not in {"ok", "above_range"}:
         detail = cell_text(target.get("reason"))
         return finish(
             bad, f"{where}: {gene} {t_status or 'missing'}" + (f" ({detail})" if detail else "")
@@ -230,31 +377,67 @@ def _normalise_one(
     t_q = out["target_quantity"]
     if not (t_q > 0):
         return finish(bad, f"{where}: {gene} has status {t_status} but no positive quantity")
-    value = t_q / gus_q * scale
-    t_se = cell_float(target.get("log10_quantity_se"))
-    g_se = cell_float(gus.get("log10_quantity_se"))
-    status = "ok"
-    if kind == "fusion":
-        status = "positive_not_quantifiable" if t_status == "below_range" else "quantifiable"
-    if t_status in OUT_OF_RANGE:
+    status = "quantifiable" if kind == "fusion" else "ok"
+    if t_status == "above_range":
         if not settings.use_out_of_range:
-            if kind == "fusion" and t_status == "below_range":
-                return finish(status, f"{where}: {gene} below the lowest standard")
+            top = cell_float(target.get("range_high"))
+            if kind == "fusion" or not (top > 0):
+                return finish(
+                    bad, f"{where}: {gene} above range (classification.use_out_of_range is false)"
+                )
+            out["value"], out["censor"] = top / ref_q * scale, ">"
+            out["log10_value"] = math.log10(out["value"])
             return finish(
-                bad,
-                f"{where}: {gene} {t_status.replace('_', ' ')} "
-                "(classification.use_out_of_range is false)",
+                "above_range", f"{where}: {gene} above the top standard: > {out['value']:.3g}"
             )
-        reasons.append(f"{gene} {t_status.replace('_', ' ')}, extrapolated")
+        reasons.append(f"{gene} above range, extrapolated")
+    prep = cell_text(target.get("cdna")) or "cDNA"
+    terms = [
+        (1.0, quantity_budget(target)),
+        (1.0, rt_component(patient, fraction, prep, gene, settings.rt_sd_log2)),
+    ]
+    for ref in refs:
+        ref_budget = quantity_budget(ref)
+        ref_rt = rt_component(patient, fraction, prep, str(ref["target"]), settings.rt_sd_log2)
+        terms += [(-1.0 / len(refs), ref_budget), (-1.0 / len(refs), ref_rt)]
+    budget = combine(terms)
+    value = t_q / ref_q * scale
     out["value"] = value
     out["log10_value"] = math.log10(value)
-    out["log10_se"] = ratio_log10_se(t_se, g_se)
+    out["log10_budget"] = to_text(budget)
+    if budget:
+        out["log10_se"] = math.sqrt(variance(budget))
+        out["df"] = budget_df(budget)
     return finish(status, "; ".join(reasons))
+
+
+def _bound_row(rows: list[dict[str, Any]], out: dict[str, Any]) -> dict[str, Any] | None:
+    """All plates censored the same way: the tightest bound (min of ``<``, max of ``>``)."""
+    censors = {r["censor"] for r in rows}
+    if len(censors) != 1 or "" in censors:
+        return None
+    direction = censors.pop()
+    pick = min if direction == "<" else max
+    best = pick(rows, key=lambda r: r["value"])
+    out.update(
+        value=best["value"],
+        log10_value=best["log10_value"],
+        censor=direction,
+        detection_limit=best["detection_limit"],
+        status=best["status"],
+        flags=_join([r["flags"] for r in rows]),
+        reason="; ".join(r["reason"] for r in rows if r["reason"]),
+    )
+    return out
 
 
 def _combine(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``combined`` row of one fraction x gene x unit from its per-plate rows."""
     first = rows[0]
+    if len(rows) == 1:
+        single = dict(first)
+        single["plate"] = COMBINED
+        return single
     out = {key: first[key] for key in ("patient", "fraction", "gene", "kind", "unit")}
     out.update(
         plate=COMBINED,
@@ -264,41 +447,67 @@ def _combine(rows: list[dict[str, Any]]) -> dict[str, Any]:
         log10_value=math.nan,
         log10_se=math.nan,
         detection_limit=math.nan,
+        censor="",
+        reference_genes=first["reference_genes"],
+        df=math.nan,
+        tau2=math.nan,
+        i2=math.nan,
+        het_q=math.nan,
+        log10_budget="",
     )
     for key in ("flow_status", "flow_reason", "presort_status", "presort_reason"):
         out[key] = first[key]
     plates = [str(r["plate"]) for r in rows]
-    usable = [r for r in rows if r["status"] in USABLE and math.isfinite(r["log10_value"])]
-    if len(rows) == 1:
-        single = dict(rows[0])
-        single["plate"] = COMBINED
-        return single
+    usable = [
+        r
+        for r in rows
+        if r["status"] in USABLE and not r["censor"] and math.isfinite(r["log10_value"])
+    ]
     if usable:
-        mean, se, weighted = combine_log10(
-            [r["log10_value"] for r in usable], [r["log10_se"] for r in usable]
-        )
-        out["log10_value"], out["log10_se"] = mean, se
-        out["value"] = 10.0**mean
-        if first["kind"] == "fusion":
-            quant = any(r["status"] == "quantifiable" for r in usable)
-            out["status"] = "quantifiable" if quant else "positive_not_quantifiable"
-        else:
-            out["status"] = "ok"
+        budgets = [from_text(r["log10_budget"]) for r in usable]
+        variances = [variance(b) for b in budgets]
+        values = [r["log10_value"] for r in usable]
         used = [str(r["plate"]) for r in usable]
         flags = [r["flags"] for r in usable] + [f"combined_from:{','.join(used)}"]
-        if not weighted:
+        if len(usable) == 1:
+            mean, budget = values[0], budgets[0]
+            method = f"plate {used[0]} only"
+        elif all(v > 0 for v in variances):
+            re = random_effects(values, variances)
+            weights = list(re["weights"])  # type: ignore[arg-type]
+            mean = float(re["mean"])  # type: ignore[arg-type]
+            between = math.sqrt(float(re["tau2"]) * sum(w * w for w in weights))  # type: ignore[arg-type]
+            parts = list(zip(weights, budgets, strict=True))
+            if between > 0:
+                where = f"between/{out['patient']}/{out['fraction']}/{out['gene']}"
+                parts.append((1.0, component(where, "plates", between, len(usable) - 1)))
+            budget = combine(parts)
+            out.update(tau2=re["tau2"], i2=re["i2"], het_q=re["q"])
+            method = "random-effects (DerSimonian-Laird) mean"
+        else:
+            mean, budget = sum(values) / len(values), {}
             flags.append("unweighted_mean")
+            method = "plain mean (SE missing)"
+        out["log10_value"] = mean
+        out["value"] = 10.0**mean
+        out["log10_budget"] = to_text(budget)
+        if budget:
+            out["log10_se"] = math.sqrt(variance(budget))
+            out["df"] = budget_df(budget)
+        out["status"] = "quantifiable" if first["kind"] == "fusion" else "ok"
         left = [r for r in rows if r not in usable]
         flags += [f"not_used:{r['plate']}:{r['status']}" for r in left]
         out["flags"] = _join(flags)
-        method = "inverse-variance weighted mean" if weighted else "plain mean (SE missing)"
         out["reason"] = "; ".join(
             [f"{method} of log10 values over plates {', '.join(used)}"]
             + [r["reason"] for r in usable + left if r["reason"]]
         )
         return out
+    bounded = [r for r in rows if r["censor"]]
+    if bounded and _bound_row(bounded, out) is not None:
+        return out
     # nothing usable: undetected / negative wins over a QC failure (it is a measurement)
-    for status in ("undetected", "negative"):
+    for status in ("undetected", "negative", "positive_not_quantifiable"):
         hits = [r for r in rows if r["status"] == status]
         if hits:
             limits = [r["detection_limit"] for r in hits if math.isfinite(r["detection_limit"])]
@@ -315,6 +524,62 @@ def _combine(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _reference_rows(
+    key: tuple[Any, ...], refs: list[dict[str, Any]], problems: list[str]
+) -> list[dict[str, Any]]:
+    """Rows of kind ``reference``: each reference's ratio to the references' geometric mean."""
+    if problems or len(refs) < 2:
+        return []
+    fraction, plate = key
+    logs = {str(r["target"]): math.log10(cell_float(r["quantity"])) for r in refs}
+    mean = sum(logs.values()) / len(logs)
+    first = refs[0]
+    return [
+        {
+            "patient": first["patient"],
+            "fraction": fraction,
+            "plate": plate,
+            "gene": gene,
+            "kind": "reference",
+            "unit": cell_text(first.get("unit")),
+            "target_quantity": 10.0**lq,
+            "gus_quantity": 10.0**mean,
+            "value": 10.0 ** (lq - mean),
+            "log10_value": lq - mean,
+            "log10_se": math.nan,
+            "status": "ok",
+            "flags": "",
+            "reason": "",
+            "censor": "",
+            "reference_genes": ";".join(logs),
+            "flow_status": cell_text(first.get("flow_status")),
+            "flow_reason": cell_text(first.get("flow_reason")),
+            "presort_status": cell_text(first.get("presort_status")),
+            "presort_reason": cell_text(first.get("presort_reason")),
+        }
+        for gene, lq in logs.items()
+    ]
+
+
+def reference_disagreement(reference_rows: list[dict[str, Any]], max_fold: float) -> list[str]:
+    """Reference genes whose share of the references' mean differs between CD34pos and
+    CD34neg by more than ``max_fold`` (per-plate ratios averaged in log10 per fraction)."""
+    by: dict[tuple[str, str], list[float]] = {}
+    for row in reference_rows:
+        if row["plate"] == COMBINED:
+            continue
+        by.setdefault((str(row["gene"]), str(row["fraction"])), []).append(row["log10_value"])
+    out = []
+    for gene in sorted({g for g, _ in by}):
+        pos, neg = by.get((gene, "CD34pos")), by.get((gene, "CD34neg"))
+        if not pos or not neg:
+            continue
+        diff = sum(pos) / len(pos) - sum(neg) / len(neg)
+        if abs(diff) > math.log10(max_fold) + 1e-12:
+            out.append(f"{gene} {10**diff:.3g}x (CD34pos/CD34neg share of the references' mean)")
+    return out
+
+
 def _sort_key(row: Mapping[str, Any]) -> tuple:
     """Output order: kind, gene, fraction, unit, per-plate rows before combined, plate."""
     plate = row["plate"]
@@ -327,12 +592,11 @@ def normalise_patient(
     """Normalise one patient's paired quantities (:func:`sortpcr.pairing.pair_patient`).
 
     ``pairs``: dict rows (or a DataFrame) of :data:`sortpcr.pairing.PAIR_COLUMNS`. Returns
-    dict rows, one per fraction x plate x gene (every target but the reference gene) and a
-    ``combined`` row per fraction x gene x unit, keys :data:`EXPRESSION_COLUMNS` +
-    :data:`EXTRA_COLUMNS`. ``value``: AU relative to IM-9 (unit ``relative``) or NCN per
-    ``fusion_scale`` GUS copies (fusion); ``log10_se`` in log10 units; ``detection_limit``
-    (for undetected targets, when the standards' range is known) = lowest standard / GUS, in
-    the value's units.
+    dict rows, one per fraction x plate x gene (every target but the reference genes), a
+    ``combined`` row per fraction x gene x unit, and with two or more reference genes rows
+    of kind ``reference``; keys :data:`EXPRESSION_COLUMNS` + :data:`EXTRA_COLUMNS`.
+    ``value``: AU relative to IM-9 (unit ``relative``) or NCN per ``fusion_scale``
+    reference copies (fusion), a bound when ``censor`` is set; ``log10_se`` in log10 units.
     """
     if settings is None:
         settings = NormaliseSettings()
@@ -340,33 +604,106 @@ def normalise_patient(
         settings = NormaliseSettings.from_config(settings)
     by_sample = group_rows(as_records(pairs), ("fraction", "plate"))
     per_plate: list[dict[str, Any]] = []
+    reference: list[dict[str, Any]] = []
     for key in sorted(by_sample):
         rows = by_sample[key]
-        gus_rows = [r for r in rows if str(r["target"]) == settings.reference_gene]
-        gus = gus_rows[0] if gus_rows else None
+        refs, problems = _references(rows, settings)
+        reference += _reference_rows(key, refs, problems)
         for row in rows:
-            if str(row["target"]) in {settings.reference_gene, ""}:
+            if str(row["target"]) in {*settings.reference_genes, ""}:
                 continue
-            per_plate.append(_normalise_one(row, gus, settings))
+            per_plate.append(_normalise_one(row, refs, problems, settings))
     by_gene = group_rows(per_plate, ("fraction", "gene", "unit"))
     combined = [_combine(by_gene[key]) for key in sorted(by_gene)]
+    ref_groups = group_rows(reference, ("fraction", "gene", "unit"))
+    for key in sorted(ref_groups):
+        group = ref_groups[key]
+        mean = sum(r["log10_value"] for r in group) / len(group)
+        row = dict(group[0], plate=COMBINED, log10_value=mean, value=10.0**mean)
+        row.update(target_quantity=math.nan, gus_quantity=math.nan)
+        combined.append(row)
+    disagree = reference_disagreement(reference, settings.reference_max_disagreement)
+    table = per_plate + combined + reference
+    if disagree:
+        note = (
+            f"reference genes disagree between fractions by more than "
+            f"{settings.reference_max_disagreement:g}-fold: {', '.join(disagree)}"
+        )
+        for row in table:
+            row["flags"] = _join([row["flags"], "reference_disagreement"])
+            row["reason"] = "; ".join(p for p in (row["reason"], note) if p)
     columns = EXPRESSION_COLUMNS + EXTRA_COLUMNS
-    table = sorted(per_plate + combined, key=_sort_key)
+    table = sorted(table, key=_sort_key)
     return [{c: row.get(c) for c in columns} for row in table]
 
 
 def usable_value(status: str) -> bool:
-    """True when a normalised row's value may enter folds and statistics."""
+    """True when a normalised row's value may enter folds and statistics as a number."""
     return status in USABLE
 
 
+# --- geNorm over a cohort ----------------------------------------------------------------
+
+
+def genorm_m(log2_levels: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    """geNorm gene-stability measure M of each reference gene (Vandesompele 2002).
+
+    ``log2_levels``: gene -> log2 quantity per sample (same samples, same order, every
+    value finite). For genes j, k: ``V_jk`` = sample SD (n - 1) over samples of
+    ``log2 q_j - log2 q_k``; ``M_j`` = mean of ``V_jk`` over the other genes k. Lower is more
+    stable. Needs two genes and two samples.
+    """
+    genes = list(log2_levels)
+    if len(genes) < 2:
+        raise ValueError("geNorm M needs at least two reference genes")
+    n = len(log2_levels[genes[0]])
+    if n < 2 or any(len(v) != n for v in log2_levels.values()):
+        raise ValueError("geNorm M needs the same two or more samples for every gene")
+
+    def sd(values: list[float]) -> float:
+        mean = sum(values) / len(values)
+        return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+    pair_sd = {
+        (a, b): sd([x - y for x, y in zip(log2_levels[a], log2_levels[b], strict=True)])
+        for a in genes
+        for b in genes
+        if a != b
+    }
+    return {a: sum(pair_sd[(a, b)] for b in genes if b != a) / (len(genes) - 1) for a in genes}
+
+
+def pairwise_v(log2_levels: Mapping[str, Sequence[float]], order: Sequence[str]) -> list[float]:
+    """geNorm pairwise variation ``V_n/n+1`` for ``n = 2 .. len(order) - 1``.
+
+    ``order``: genes from most to least stable (e.g. by :func:`genorm_m`). ``V_n/n+1`` =
+    sample SD over samples of ``log2 NF_n - log2 NF_n+1``, with ``NF_n`` the geometric mean
+    of the first n genes (a mean of log2 values). Below 0.15 the (n+1)th gene adds little.
+    """
+    n_samples = len(log2_levels[order[0]])
+
+    def nf(n: int) -> list[float]:
+        return [sum(log2_levels[g][i] for g in order[:n]) / n for i in range(n_samples)]
+
+    out = []
+    for n in range(2, len(order)):
+        diff = [a - b for a, b in zip(nf(n), nf(n + 1), strict=True)]
+        mean = sum(diff) / len(diff)
+        out.append(math.sqrt(sum((d - mean) ** 2 for d in diff) / (len(diff) - 1)))
+    return out
+
+
 __all__ = [
+    "CENSORED",
     "COMBINED",
     "EXPRESSION_COLUMNS",
     "EXTRA_COLUMNS",
     "NormaliseSettings",
     "combine_log10",
+    "genorm_m",
     "normalise_patient",
+    "pairwise_v",
     "ratio_log10_se",
+    "reference_disagreement",
     "usable_value",
 ]

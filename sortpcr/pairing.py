@@ -39,6 +39,7 @@ PAIR_COLUMNS: list[str] = [
     "presort_status",
     "presort_reason",
     "pct_cd34pos",
+    "cdna",
 ]
 
 SORTED_FRACTIONS: tuple[str, ...] = ("CD34pos", "CD34neg")
@@ -121,8 +122,9 @@ def pair_patient(
     patient:
         Patient ID from the sample sheet.
     units:
-        Rows of ``config/units.tsv`` (``patient, fraction, sorted_fcs, plate, qpcr_sample``);
-        other patients' rows are ignored. A fraction may have several rows (one per plate).
+        Rows of ``config/units.tsv`` (``patient, fraction, sorted_fcs, plate, qpcr_sample``,
+        optional ``cdna``: the cDNA preparation, for the RT-variation component); other
+        patients' rows are ignored. A fraction may have several rows (one per plate).
     quantities:
         plate ID -> that plate's ``quantities.tsv`` rows (quantity in the plate's unit: IM-9
         relative units or copies).
@@ -151,6 +153,7 @@ def pair_patient(
         sample = str(unit["qpcr_sample"])
         table = tables.get(plate)
         base = {"patient": patient, "fraction": fraction, "plate": plate, "sample": sample}
+        base["cdna"] = cell_text(unit.get("cdna"))
         if not table:
             records += _missing_rows(
                 base, table, f"plate {plate} has no quantities for any sample (unit {fraction})"
@@ -170,8 +173,8 @@ def pair_patient(
             record = dict(base, target=str(q["target"]))
             for column in _QUANTITY_COLUMNS:
                 record[column] = q.get(column, math.nan)
-            record["flags"] = cell_text(record["flags"])
-            record["reason"] = cell_text(record["reason"])
+            for column in ("flags", "reason", "censor", "log10_budget"):
+                record[column] = cell_text(record[column])
             records.append(record)
     for record in records:
         low, high = ranges.get((record["plate"], record["target"]), (math.nan, math.nan))

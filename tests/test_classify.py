@@ -206,17 +206,27 @@ def test_undetected_in_one_fraction_bounded_by_detection_limit():
     result = classify_frames(table, "BCP")
     bcl2 = call_of(result, "BCL2")
     assert bcl2.call == "CD34pos_higher"
-    assert bcl2.fold_low == pytest.approx(50.0)
-    assert math.isnan(bcl2.fold) and math.isnan(bcl2.cd34neg)
-    assert "detection limit" in bcl2.reason
+    # the bound is the fold, with its direction: fold > 50; CD34neg < 0.01 AU
+    assert (bcl2.fold, bcl2.fold_censor) == (pytest.approx(50.0), ">")
+    assert bcl2.fold_low == pytest.approx(50.0) and math.isnan(bcl2.fold_high)
+    assert (bcl2.cd34neg, bcl2.cd34neg_censor, bcl2.cd34pos_censor) == (
+        pytest.approx(0.01),
+        "<",
+        "",
+    )
+    assert "rests on a bound" in bcl2.reason and "bound" in bcl2["flags"].split(";")
     lrp = call_of(result, "LRP")
     assert lrp.call == "not_evaluable" and "does not decide" in lrp.reason
     assert lrp.fold_low == pytest.approx(1.5)
+    group = result.group.iloc[0]
+    assert (group.group, group.group_flag) == ("CD34pos_only", "*")
+    assert group.footnote == "BCL2: call from a bound (fold > 50)"
     # CD34pos undetected: fold <= limit / CD34neg value
     table = simple({"MDR1": (None, 2.0), "BCL2": (1, 1), "LRP": (1, 1), "BCRP": (1, 1)},
                    range_low=0.001)  # fmt: skip
     mdr1 = call_of(classify_frames(table, "T"), "MDR1")
     assert mdr1.call == "CD34neg_higher" and mdr1.fold_high == pytest.approx(0.005)
+    assert mdr1.fold_censor == "<"
 
 
 def test_undetected_in_one_fraction_without_limit_is_not_evaluable():

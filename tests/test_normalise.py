@@ -14,10 +14,16 @@ import pytest
 from sortpcr.normalise import NormaliseSettings, combine_log10, normalise_patient, ratio_log10_se
 from sortpcr.pairing import PAIR_COLUMNS, pair_patient
 
+NA = math.nan
 
-def qrow(plate, target, sample, quantity, se, status="ok", unit="relative", flags="", reason=""):
-    """One row of a quantities.tsv."""
+
+def qrow(
+    plate, target, sample, quantity, se, status="ok", unit="relative", flags="", reason="", bound=NA
+):
+    """One row of a quantities.tsv (no ``log10_budget``: the SE is one independent term)."""
     return {
+        "bound": bound,
+        "censor": "<" if status in ("below_range", "undetected") else "",
         "plate": plate,
         "target": target,
         "sample": sample,
@@ -143,7 +149,7 @@ def test_fusion_below_lowest_standard_and_low_gus():
     table = run(
         {
             "F1": [
-                qrow("F1", "TEL-AML1", "P01pos", 4.0, 0.1, "below_range", "copies"),
+                qrow("F1", "TEL-AML1", "P01pos", NA, NA, "below_range", "copies", bound=10.0),
                 qrow("F1", "GUS", "P01pos", 20000.0, 0.04, unit="copies"),
                 qrow("F1", "TEL-AML1", "P01neg", 300.0, 0.05, unit="copies"),
                 qrow("F1", "GUS", "P01neg", 8000.0, 0.04, unit="copies"),
@@ -152,7 +158,9 @@ def test_fusion_below_lowest_standard_and_low_gus():
     )
     pos = one(table, "CD34pos", "TEL-AML1", "F1")
     assert pos.status == "positive_not_quantifiable"
-    assert pos.value == pytest.approx(4.0 / 20000.0 * 100)  # 0.02, extrapolated, flagged
+    # EAC: positive, not quantifiable reports no number; the LOQ bound is kept apart:
+    # 10 copies / 20000 GUS copies x 100 = 0.05
+    assert math.isnan(pos.value) and pos.detection_limit == pytest.approx(0.05)
     assert "target_below_range" in pos["flags"]
     neg = one(table, "CD34neg", "TEL-AML1", "F1")
     assert neg.status == "inevaluable"  # 8000 GUS copies < gus_copies_min 10000
@@ -203,24 +211,49 @@ def test_undetected_target_expression():
     assert row.detection_limit == pytest.approx(0.001 / 0.05)  # 0.02 AU
 
 
-def test_out_of_range_used_and_flagged_or_refused():
+def test_out_of_range_used_and_flagged_or_bounded():
     rows = {
         "E1": [
             qrow("E1", "MDR1", "P01pos", 7.9, 0.06, "above_range"),
             qrow("E1", "GUS", "P01pos", 0.0033, 0.04),
+            qrow("E1", "MDR1", "P01neg", NA, NA, "below_range", bound=0.001),
+            qrow("E1", "GUS", "P01neg", 0.05, 0.05),
+        ]
+    }
+    curves = {"E1": pd.DataFrame([{"target": "MDR1", "range_low": 0.001, "range_high": 1.0}])}
+    table = run(rows, curves=curves)
+    pos = one(table, "CD34pos", "MDR1", "E1")
+    assert pos.status == "ok" and pos.value == pytest.approx(7.9 / 0.0033)
+    assert pos.censor == ""
+    assert "target_above_range" in pos["flags"] and "extrapolated" in pos.reason
+    # below the LOQ: a bound, never a number: < 0.001 / 0.05 = 0.02 AU
+    neg = one(table, "CD34neg", "MDR1", "E1")
+    assert (neg.status, neg.censor) == ("below_loq", "<")
+    assert neg.value == pytest.approx(0.02) and math.isnan(neg.log10_se)
+    # use_out_of_range false: above the top standard becomes a lower bound 1 / 0.0033
+    strict = run(rows, curves=curves, settings={"classification": {"use_out_of_range": False}})
+    high = one(strict, "CD34pos", "MDR1", "E1")
+    assert (high.status, high.censor) == ("above_range", ">")
+    assert high.value == pytest.approx(1.0 / 0.0033)
+
+
+def test_reference_below_loq_or_under_its_floor_is_not_evaluable():
+    rows = {
+        "E1": [
+            qrow("E1", "MDR1", "P01pos", 0.5, 0.03),
+            qrow("E1", "GUS", "P01pos", NA, NA, "below_range", bound=0.001),
             qrow("E1", "MDR1", "P01neg", 0.5, 0.03),
-            qrow("E1", "GUS", "P01neg", 0.0008, 0.05, "below_range"),
+            qrow("E1", "GUS", "P01neg", 0.004, 0.05),
         ]
     }
     table = run(rows)
     pos = one(table, "CD34pos", "MDR1", "E1")
-    assert pos.status == "ok" and pos.value == pytest.approx(7.9 / 0.0033)
-    assert "target_above_range" in pos["flags"] and "extrapolated" in pos.reason
-    neg = one(table, "CD34neg", "MDR1", "E1")
-    assert neg.status == "ok" and "gus_below_range" in neg["flags"]
-    strict = run(rows, settings={"classification": {"use_out_of_range": False}})
-    assert one(strict, "CD34pos", "MDR1", "E1").status == "not_evaluable"
-    assert "use_out_of_range" in one(strict, "CD34neg", "MDR1", "E1").reason
+    assert pos.status == "not_evaluable" and "reference GUS below its LOQ" in pos.reason
+    assert one(table, "CD34neg", "MDR1", "E1").status == "ok"
+    floor = {"normalisation": {"reference_min": 0.005}}
+    neg = one(run(rows, settings=floor), "CD34neg", "MDR1", "E1")
+    assert neg.status == "not_evaluable" and math.isnan(neg.value)
+    assert "GUS 0.004 relative < 0.005 (normalisation.reference_min)" in neg.reason
 
 
 def test_quantity_flags_are_carried():
@@ -236,10 +269,13 @@ def test_quantity_flags_are_carried():
     assert "target:outlier_removed:B04" in flags and "gus:partial_undetermined" in flags
 
 
-def test_combine_two_plates_inverse_variance():
-    # plate A: 0.01/0.1 = 0.1 -> log10 -1, SE sqrt(.06^2+.08^2) = 0.1 (weight 100)
-    # plate B: 0.0316228/0.1 -> log10 -0.5, SE sqrt(.12^2+.16^2) = 0.2 (weight 25)
-    # mean = (100 x -1 + 25 x -0.5) / 125 = -0.9; SE = 1/sqrt(125) = 0.0894427
+def test_combine_two_plates_random_effects_by_hand():
+    # plate A: 0.01/0.1 -> log10 -1, SE sqrt(.06^2+.08^2) = 0.1 (fixed weight 100)
+    # plate B: 0.0316228/0.1 -> log10 -0.5, SE sqrt(.12^2+.16^2) = 0.2 (fixed weight 25)
+    # fixed mean -0.9; Q = 100 x 0.1^2 + 25 x 0.4^2 = 5; C = 125 - (100^2 + 25^2)/125 = 40
+    # tau2 = (5 - 1) / 40 = 0.1; I2 = (5 - 1) / 5 = 0.8
+    # random weights 1/0.11 = 9.0909, 1/0.14 = 7.1429 (sum 16.2338)
+    # mean = (9.0909 x -1 + 7.1429 x -0.5) / 16.2338 = -0.78; SE = 1/sqrt(16.2338) = 0.248193
     table = run(
         {
             "A": [
@@ -255,11 +291,21 @@ def test_combine_two_plates_inverse_variance():
     assert one(table, "CD34pos", "BCL2", "A").log10_se == pytest.approx(0.1)
     assert one(table, "CD34pos", "BCL2", "B").log10_se == pytest.approx(0.2)
     combined = one(table, "CD34pos", "BCL2", "combined")
-    assert combined.log10_value == pytest.approx(-0.9)
-    assert combined.log10_se == pytest.approx(0.0894427, abs=1e-7)
-    assert combined.value == pytest.approx(10**-0.9)
+    assert combined.log10_value == pytest.approx(-0.78)
+    assert combined.log10_se == pytest.approx(0.248193, abs=1e-6)
+    assert (combined.tau2, combined.i2, combined.het_q) == (
+        pytest.approx(0.1),
+        pytest.approx(0.8),
+        pytest.approx(5.0),
+    )
+    assert combined.value == pytest.approx(10**-0.78)
     assert "combined_from:A,B" in combined["flags"]
-    assert "inverse-variance" in combined.reason
+    assert "random-effects" in combined.reason
+    # the between-plate component has plates - 1 = 1 df, the plate SEs infinite df:
+    # df = 0.0616^2 / (0.050720^2 / 1) with 0.050720 = tau2 x (w1^2 + w2^2)
+    w1, w2 = 9.0909091 / 16.233766, 7.1428571 / 16.233766
+    between = 0.1 * (w1**2 + w2**2)
+    assert combined.df == pytest.approx((1 / 16.233766) ** 2 / between**2, rel=1e-6)
 
 
 def test_combine_helper_fallbacks():

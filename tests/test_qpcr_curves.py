@@ -174,7 +174,9 @@ def test_pooled_fit_reproduces_biorad_and_per_target_curves_differ():
     curves, _ = curve_table(wells)
     assert len(curves) == 11
     slopes = dict(zip(curves["target"], curves["slope"], strict=True))
-    assert min(slopes.values()) == pytest.approx(-3.8369, abs=1e-4)  # ATG8b
+    # ATG8b: -3.8369 with both wells of its 0.2 duplicate; the pair (34.92, 33.37) differs
+    # by 1.55 cycles, a discordant duplicate: the later well E03 is dropped
+    assert min(slopes.values()) == pytest.approx(-3.8255, abs=1e-4)  # ATG8b
     assert max(slopes.values()) == pytest.approx(-2.8337, abs=1e-4)  # ATG8g
     assert all(abs(s - pooled["slope"]) > 0.03 for s in slopes.values())
     assert all(r2 > 0.9 for r2 in curves["r2"])  # each target is a line; pooled is not

@@ -163,21 +163,35 @@ def test_missing_ntc_is_flagged():
 
 def test_beyond_the_top_standard_is_above_range_not_hidden():
     # Ct 19.0 -> x0 = 11/3.3 = 3.3333 > log10(1000): reported, flagged above_range
-    # Ct 31.0 -> x0 = -1/3.3 = -0.3030 < log10(1): below_range
+    # Ct 31.0 > 30.1 (the lowest standard = the LOQ): below_range, a bound "< 1", no number
     q, _, _ = run(plate(("HIGH", [19.0, 19.0]), ("LOW", [31.0, 31.0])))
     high, low = q.loc["HIGH"], q.loc["LOW"]
-    assert high.status == "above_range"
+    assert high.status == "above_range" and high.censor == ""
     assert high.quantity == pytest.approx(10 ** (11 / 3.3))
     assert "above the highest standard 1000" in high.reason
     assert low.status == "below_range"
-    assert low.log10_quantity == pytest.approx(-1 / 3.3)
+    assert (low.censor, low.bound) == ("<", 1.0)
+    assert math.isnan(low.quantity) and math.isnan(low.log10_quantity)
+    assert "extrapolated 0.4977 not reported" in low.reason  # 10 ** (-1 / 3.3)
 
 
-def test_duplicates_that_disagree_are_flagged():
-    q, _, log = run(plate(("S1", [25.0, 26.5])))
+def test_discordant_duplicates_keep_the_earlier_well_or_are_not_evaluable():
+    # 25.0 and 26.5 differ by 1.5 > 1.0 cycles: no majority. keep_earlier (default) drops
+    # the later well (26.5): x0 = (25.0 - 30) / -3.3 = 1.51515, k = 1
+    wells = plate(("S1", [25.0, 26.5]))
+    late = wells.loc[wells["ct"] == 26.5, "well"].item()
+    q, qc, log = run(wells)
     r = q.loc["S1"]
-    assert r["flags"] == "replicates_disagree" and r.n_used == 2
-    assert any("replicates_disagree" in line for line in log)
+    assert r["flags"] == "discordant_duplicate" and r.n_used == 1 and r.status == "ok"
+    assert r.log10_quantity == pytest.approx(5 / 3.3)
+    assert qc.set_index("well").loc[late].exclusion.startswith("discordant duplicate")
+    assert any(late in line and "discordant" in line for line in log)
+    q, _, _ = run(wells, replicates={"outlier_ct": 1.0, "discordant": "not_evaluable"})
+    r = q.loc["S1"]
+    assert r.status == "not_evaluable" and r.n_used == 0 and "discordant" in r.reason
+    # within the tolerance: both kept, nothing flagged
+    q, _, _ = run(plate(("S1", [25.0, 25.9])))
+    assert q.loc["S1"].n_used == 2 and q.loc["S1"]["flags"] == ""
 
 
 def test_failed_or_missing_curve_is_not_evaluable():

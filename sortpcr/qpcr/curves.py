@@ -18,11 +18,25 @@ Reported per curve (``curves.tsv``):
   deviations of log10 quantity), ``residual_sd`` (sqrt(SSE / (n - 2)), cycles), ``slope_se``:
   what the prediction standard error of an unknown needs
 - ``unit`` (``relative`` or ``copies``), ``status`` (``pass`` | ``fail``), ``reason``
+- ``ct_top``: the lowest Ct of a used well of the highest standard level (cycles); a sample
+  is above the standards' range only when its mean Ct is below ``ct_top`` minus
+  ``qpcr.range_ct_tolerance`` (default 0 cycles), i.e. judged on the observed Ct span, so a
+  sample at the top standard's own Ct is in range
+- limits: ``loq`` (the lowest standard level whose wells all amplified and were all used by
+  the replicate rules) and ``loq_ct`` (the highest Ct of its wells); ``lod`` (the lowest
+  standard level whose wells all amplified, used or not) and ``lod_ct``. With 2-3 wells a
+  level no 95 % hit rate can be estimated: this LOD is the lowest level *seen* to amplify
+  reliably, an upper estimate of the true LOD. Quantities in the plate's unit.
+- ``rep_sd`` / ``rep_df``: the pooled within-plate replicate SD of this target (cycles) and
+  its degrees of freedom (:func:`sortpcr.qpcr.replicates.pooled_replicate_sd`, all replicate
+  groups of the plate, standards and unknowns)
 
 Acceptance (``settings["curves"][unit]``): ``relative`` checks ``efficiency_min`` /
-``efficiency_max`` (MIQE, Bustin 2009: 0.90-1.10); ``copies`` checks ``slope_min`` /
+``efficiency_max`` (0.90-1.10 by default: common practice; MIQE, Bustin 2009, asks that
+efficiency and R2 be reported and sets no threshold); ``copies`` checks ``slope_min`` /
 ``slope_max`` (Ipsogen / EAC, Gabert 2003: -3.9 to -3.0); both check ``r2_min`` and
-``min_points`` (wells), and at least ``min_levels`` (default 3) dilution levels.
+``min_points`` (wells), and at least ``min_levels`` (default 3) dilution levels. A curve
+whose standards are all undetermined or censored fails (too few levels).
 """
 
 from __future__ import annotations
@@ -33,8 +47,8 @@ from typing import Any
 
 import numpy as np
 
-from sortpcr.io import Rows, as_records, column_floats, group_rows, is_missing
-from sortpcr.qpcr.replicates import well_qc
+from sortpcr.io import Rows, as_records, cell_float, column_floats, group_rows, is_missing
+from sortpcr.qpcr.replicates import ct_floor, plausible_ct, pooled_replicate_sd, well_qc
 
 CURVE_COLUMNS = [
     "plate",
@@ -56,6 +70,13 @@ CURVE_COLUMNS = [
     "n",
     "mean_log10q",
     "sxx",
+    "ct_top",
+    "loq",
+    "loq_ct",
+    "lod",
+    "lod_ct",
+    "rep_sd",
+    "rep_df",
     "status",
     "reason",
 ]
@@ -184,27 +205,65 @@ def _acceptance(
     return problems
 
 
+def standard_limits(std_wells: Rows, settings: Mapping[str, Any]) -> dict[str, float]:
+    """``ct_top``, ``loq``, ``loq_ct``, ``lod``, ``lod_ct`` of one target's standards.
+
+    ``std_wells``: rows of :func:`sortpcr.qpcr.replicates.well_qc` (``used``, ``ct``,
+    ``quantity``). Definitions in the module docstring; NaN where no level qualifies.
+    """
+    ct_min = ct_floor(settings)
+    levels: dict[float, list[dict[str, Any]]] = {}
+    for row in as_records(std_wells):
+        levels.setdefault(cell_float(row["quantity"]), []).append(row)
+    nan = math.nan
+    out = {"ct_top": nan, "loq": nan, "loq_ct": nan, "lod": nan, "lod_ct": nan}
+    used_levels = [q for q in sorted(levels) if any(r["used"] for r in levels[q])]
+    if used_levels:
+        top = [cell_float(r["ct"]) for r in levels[used_levels[-1]] if r["used"]]
+        out["ct_top"] = min(top)
+    for q in sorted(levels):
+        wells = levels[q]
+        amplified = all(plausible_ct(r["ct"], ct_min) for r in wells)
+        if amplified and math.isnan(out["lod"]):
+            out["lod"] = q
+            out["lod_ct"] = max(cell_float(r["ct"]) for r in wells)
+        if all(r["used"] for r in wells) and math.isnan(out["loq"]):
+            out["loq"] = q
+            out["loq_ct"] = max(cell_float(r["ct"]) for r in wells)
+    return out
+
+
 def fit_target(
-    std_wells: Rows, plate: str, target: str, unit: str, settings: Mapping[str, Any]
+    std_wells: Rows,
+    plate: str,
+    target: str,
+    unit: str,
+    settings: Mapping[str, Any],
+    rep: tuple[float, float] = (math.nan, 0),
 ) -> dict[str, Any]:
     """Fit and judge one target's curve from its standard wells (with a ``used`` column).
 
     ``std_wells``: dict rows (or a DataFrame) of :func:`sortpcr.qpcr.replicates.well_qc`,
-    Ct in cycles, quantity in ``unit``. Returns one row of :data:`CURVE_COLUMNS`.
+    Ct in cycles, quantity in ``unit``; ``rep``: the plate's pooled replicate SD (cycles)
+    and df for this target. Returns one row of :data:`CURVE_COLUMNS`.
     """
     ci_level = float((settings.get("curves") or {}).get("ci_level", DEFAULT_CI_LEVEL))
-    use = [row for row in as_records(std_wells) if row["used"]]
+    records = as_records(std_wells)
+    use = [row for row in records if row["used"]]
     quantity = column_floats(use, "quantity")
     fit = fit_line(np.log10(quantity), column_floats(use, "ct"), ci_level)
     levels = sorted(set(quantity))
     problems = _acceptance(fit, len(use), len(levels), unit, settings)
     row: dict[str, Any] = {"plate": plate, "target": target, "unit": unit, **fit}
+    row.update(standard_limits(records, settings))
     row.update(
         ci_level=ci_level,
         points=len(use),
         levels=len(levels),
         range_low=levels[0] if levels else math.nan,
         range_high=levels[-1] if levels else math.nan,
+        rep_sd=rep[0],
+        rep_df=rep[1],
         status="fail" if problems else "pass",
         reason="; ".join(problems),
     )
@@ -218,21 +277,26 @@ def fit_curves(wells: Rows, settings: Mapping[str, Any]) -> tuple[list[dict[str,
     rows or a DataFrame); ``settings``: the config's ``qpcr`` section. Returns
     ``(curves, log)``: one dict row per (plate, target) with standards, keys
     :data:`CURVE_COLUMNS`, sorted by plate and target; the log names every excluded standard
-    well and every failed curve.
+    well and every failed curve. The pooled replicate SD uses the unknowns' wells too.
     """
-    standards = [row for row in as_records(wells) if row["role"] == "standard"]
-    std, log = well_qc(standards, settings)
+    qc, qc_log = well_qc(wells, settings)
+    log = [line for line in qc_log if "|std|" in line]
+    pooled = pooled_replicate_sd(qc, settings)
+    std = [row for row in qc if row["role"] == "standard"]
     groups = group_rows(std, ("plate", "target"))
     rows = []
     for plate, target in sorted(groups):
         group = groups[(plate, target)]
-        row = fit_target(group, str(plate), str(target), str(group[0]["unit"]), settings)
+        rep = pooled.get((str(plate), str(target)), (math.nan, 0))
+        row = fit_target(group, str(plate), str(target), str(group[0]["unit"]), settings, rep)
         rows.append(row)
         if row["status"] == "fail":
             log.append(f"{plate} {target}: standard curve fails: {row['reason']}")
         else:
             log.append(
                 f"{plate} {target}: slope {row['slope']:.3f}, efficiency "
-                f"{row['efficiency']:.1%}, R2 {row['r2']:.4f}, {row['points']} wells"
+                f"{row['efficiency']:.1%}, R2 {row['r2']:.4f}, {row['points']} wells; "
+                f"LOQ {row['loq']:g}, LOD {row['lod']:g}; pooled replicate SD "
+                f"{row['rep_sd']:.3f} cycles ({row['rep_df']} df)"
             )
     return rows, log

@@ -3,30 +3,40 @@
 For each (plate, target, sample) of unknown wells:
 
 1. Replicates are recomputed from single wells (:func:`sortpcr.qpcr.replicates.well_qc`):
-   undetermined wells and at most one outlier per group of >= 3 are not used.
+   undetermined and implausible wells, at most one outlier per group of >= 3 and the later
+   well of a discordant duplicate are not used.
 2. ``ct_mean`` / ``ct_sd`` (cycles): mean and sample SD (n - 1) of the used wells.
 3. ``log10_quantity = (ct_mean - intercept) / slope``; ``quantity = 10 ** log10_quantity`` in
    the standard's unit (IM-9 relative units, or copies).
-4. Standard error of ``log10_quantity`` (inverse prediction from the calibration line, with
-   the replicate spread in place of the pure-error term)::
+4. Uncertainty: an error budget (:mod:`sortpcr.uncertainty`, column ``log10_budget``) of
+   three independent components of ``x0 = xbar + (ct_mean - ybar) / b`` (OLS with centred
+   x: the curve's level ``ybar`` and slope ``b`` are uncorrelated)::
 
-       se = sqrt( s_rep**2 / k  +  s**2 / n  +  s**2 * (x0 - xbar)**2 / sxx ) / |slope|
+       replicates  s_p / sqrt(k) / b           source rep/<plate>/<target>,   df of the pool
+       level      -s / sqrt(n) / b             source curve/<plate>/<target>, df n - 2
+       slope      -(x0 - xbar) / b * s / sqrt(sxx)   (same source)
 
-   ``k`` = used replicates, ``s_rep`` = their sample SD (when k = 1: the curve's residual
-   SD ``s``), ``n``, ``xbar`` (``mean_log10q``), ``sxx`` and ``s`` (``residual_sd``) from
-   the curve, ``x0`` = ``log10_quantity``. Term 1 is the unknown's own Ct noise, terms 2-3
-   the uncertainty of the fitted line at ``x0`` (intercept and slope).
+   ``s_p`` = the plate's pooled within-group replicate SD of this target (``rep_sd`` of the
+   curve; many df instead of the 1 of a duplicate), ``k`` = used replicates, ``s``
+   (``residual_sd``), ``n``, ``xbar`` (``mean_log10q``), ``sxx`` from the curve. Without a
+   pool (no group of two) the curve's ``s`` stands in for ``s_p``, in the curve's source.
+   ``log10_quantity_se`` = sqrt(sum of squared loadings); ``df`` by Welch-Satterthwaite.
 5. ``status``: ``not_evaluable`` (no curve / failed curve / NTC amplified under
-   ``ntc_policy: invalidate``; reason given) > ``undetected`` (no used well has a Ct) >
-   ``above_range`` / ``below_range`` (``log10_quantity`` beyond the highest / lowest standard
-   level with a Ct; the quantity is still reported, never silently extrapolated) > ``ok``.
+   ``ntc_policy: invalidate`` / discordant duplicate under ``replicates.discordant:
+   not_evaluable``; reason given) > ``undetected`` (no used well has a Ct: ``censor`` ``<``,
+   ``bound`` = the curve's LOD) > ``below_range`` (mean Ct above the LOQ level's highest Ct +
+   ``range_ct_tolerance``: ``censor`` ``<``, ``bound`` = LOQ, and *no* quantity: a value
+   below the limit of quantification is never reported as a number) > ``above_range`` (mean
+   Ct below ``ct_top`` - ``range_ct_tolerance``: the extrapolated quantity is reported and
+   flagged) > ``ok``.
 6. ``flags`` (``;``-joined): ``partial_undetermined`` (some, not all, wells without Ct),
-   ``outlier_removed:<well>``, ``replicates_disagree`` (used wells span more than
-   ``outlier_ct`` cycles), ``ntc_amplified`` (under ``ntc_policy: flag``), ``no_ntc``
-   (no NTC for this target on the plate), ``single_replicate``.
+   ``outlier_removed:<well>``, ``discordant_duplicate``, ``implausible_ct:<well>``,
+   ``replicates_disagree`` (used wells span more than the tolerance), ``ntc_amplified``
+   (under ``ntc_policy: flag``), ``no_ntc`` (no NTC for this target on the plate),
+   ``single_replicate``.
 
-NTCs: an NTC well of the target (or an NTC naming no target, in the same fluor) with a Ct
-below ``ct_max`` has amplified.
+NTCs: an NTC well of the target (or an NTC naming no target, in the same fluor) with a
+plausible Ct (``ct_min`` <= Ct < ``ct_max``) has amplified.
 """
 
 from __future__ import annotations
@@ -44,7 +54,16 @@ from sortpcr.io import (
     group_rows,
     is_missing,
 )
-from sortpcr.qpcr.replicates import outlier_threshold, well_qc
+from sortpcr.qpcr.replicates import (
+    DISCORDANT,
+    IMPLAUSIBLE,
+    ct_floor,
+    discordant_rule,
+    plausible_ct,
+    tolerance,
+    well_qc,
+)
+from sortpcr.uncertainty import budget_df, combine, component, to_text, variance
 
 QUANTITY_COLUMNS = [
     "plate",
@@ -61,9 +80,13 @@ QUANTITY_COLUMNS = [
     "status",
     "flags",
     "reason",
+    "censor",
+    "bound",
+    "df",
+    "log10_budget",
 ]
 NTC_POLICIES = ("flag", "invalidate")
-_RANGE_TOL = 1e-9
+DEFAULT_RANGE_CT_TOLERANCE = 0.0
 
 
 def predict_log10(ct_mean: float, curve: Mapping[str, Any]) -> float:
@@ -71,36 +94,66 @@ def predict_log10(ct_mean: float, curve: Mapping[str, Any]) -> float:
     return (ct_mean - cell_float(curve["intercept"])) / cell_float(curve["slope"])
 
 
-def log10_se(x0: float, k: int, ct_sd: float, curve: Mapping[str, Any]) -> float:
-    """Standard error of a predicted log10 quantity (formula in the module docstring).
+def quantity_budget(
+    x0: float, k: int, curve: Mapping[str, Any], sample: str
+) -> dict[str, tuple[float, float]]:
+    """Error budget of a predicted log10 quantity (module docstring, item 4).
 
-    ``x0``: predicted log10 quantity; ``k``: replicates used; ``ct_sd``: their sample SD in
-    cycles (NaN or ignored when ``k == 1``); ``curve``: a row of ``curves.tsv``.
+    ``x0``: predicted log10 quantity; ``k``: replicates used; ``curve``: a row of
+    ``curves.tsv`` (``plate``, ``target``, ``slope``, ``residual_sd``, ``n``,
+    ``mean_log10q``, ``sxx``, ``rep_sd``, ``rep_df``). Empty when the curve has no residual
+    SD (two points).
+    """
+    s = cell_float(curve["residual_sd"])
+    n = cell_float(curve["n"])
+    xbar = cell_float(curve["mean_log10q"])
+    sxx = cell_float(curve["sxx"])
+    b = cell_float(curve["slope"])
+    if not (math.isfinite(s) and n > 2 and sxx > 0 and b != 0 and k > 0):
+        return {}
+    where = f"{curve['plate']}/{curve['target']}"
+    curve_source, df_curve = f"curve/{where}", n - 2
+    s_p, df_p = cell_float(curve.get("rep_sd")), cell_float(curve.get("rep_df"))
+    if math.isfinite(s_p) and df_p > 0:
+        rep = component(f"rep/{where}", sample, s_p / math.sqrt(k) / b, df_p)
+    else:
+        rep = component(curve_source, f"rep:{sample}", s / math.sqrt(k) / b, df_curve)
+    level = component(curve_source, "level", -s / math.sqrt(n) / b, df_curve)
+    slope = component(curve_source, "slope", -(x0 - xbar) / b * s / math.sqrt(sxx), df_curve)
+    return combine([(1.0, rep), (1.0, level), (1.0, slope)])
+
+
+def log10_se(x0: float, k: int, s_rep: float, curve: Mapping[str, Any]) -> float:
+    """Standard error of a predicted log10 quantity, closed form of :func:`quantity_budget`::
+
+        se = sqrt( s_rep**2 / k  +  s**2 / n  +  s**2 * (x0 - xbar)**2 / sxx ) / |slope|
+
+    ``s_rep``: the replicate SD in cycles (the pooled SD; NaN -> the curve's ``s``).
     """
     s = cell_float(curve["residual_sd"])
     n = cell_float(curve["n"])
     xbar = cell_float(curve["mean_log10q"])
     sxx = cell_float(curve["sxx"])
     slope = cell_float(curve["slope"])
-    s_rep = ct_sd if (k >= 2 and not math.isnan(ct_sd)) else s
+    s_rep = s_rep if math.isfinite(s_rep) else s
     var = s_rep**2 / k + s**2 / n + s**2 * (x0 - xbar) ** 2 / sxx
     return math.sqrt(var) / abs(slope)
 
 
 def _ntc_status(
-    qc: list[dict[str, Any]], plate: str, target: str, fluors: set[str]
+    qc: list[dict[str, Any]], plate: str, target: str, fluors: set[str], ct_min: float
 ) -> tuple[list[str], bool]:
     """Amplified NTC wells ("A12 (Ct 34.98)") of a target and whether any NTC exists.
 
     The target's own NTCs come first, then NTCs naming no target in one of ``fluors`` (or
-    naming no fluor), each in plate order.
+    naming no fluor), each in plate order. A Ct below ``ct_min`` is not an amplification.
     """
     ntc = [r for r in qc if r["plate"] == plate and r["role"] == "ntc"]
     own = [r for r in ntc if r["target"] == target]
     shared = [r for r in ntc if r["target"] == "" and r.get("fluor", "") in fluors | {""}]
     relevant = own + shared
     amplified = [
-        f"{r['well']} (Ct {float(r['ct']):.2f})" for r in relevant if not is_missing(r["ct"])
+        f"{r['well']} (Ct {float(r['ct']):.2f})" for r in relevant if plausible_ct(r["ct"], ct_min)
     ]
     return amplified, bool(relevant)
 
@@ -112,18 +165,21 @@ def quantify(
 
     ``wells``: reader rows (Ct in cycles); ``curves``: :func:`sortpcr.qpcr.curves.fit_curves`
     rows for the same plate(s); both dict rows or DataFrames. ``settings``: the config's
-    ``qpcr`` section (``replicates.outlier_ct``, ``ntc_policy``). Returns
-    ``(quantities, wells_qc, log)``: dict rows of :data:`QUANTITY_COLUMNS` sorted by plate,
-    target, sample (quantities in the standard's unit); the well rows with ``used`` and
-    ``exclusion``; and one log line per decision (exclusions, NTC, range, status).
+    ``qpcr`` section (``replicates``, ``ntc_policy``, ``ct_min``, ``range_ct_tolerance``).
+    Returns ``(quantities, wells_qc, log)``: dict rows of :data:`QUANTITY_COLUMNS` sorted by
+    plate, target, sample (quantities in the standard's unit); the well rows with ``used``
+    and ``exclusion``; and one log line per decision (exclusions, NTC, range, status).
     """
     import numpy as np  # not at module level: the pair job imports QUANTITY_COLUMNS
 
     policy = str(settings.get("ntc_policy", "invalidate"))
     if policy not in NTC_POLICIES:
         raise ValueError(f"qpcr.ntc_policy must be one of {NTC_POLICIES}, not {policy!r}")
-    threshold = outlier_threshold(settings)
+    discordant = discordant_rule(settings)
+    ct_min = ct_floor(settings)
+    range_tol = float(settings.get("range_ct_tolerance", DEFAULT_RANGE_CT_TOLERANCE) or 0.0)
     qc, log = well_qc(wells, settings)
+    log = [line for line in log if "|std|" not in line]
     curve_of = {(str(r["plate"]), str(r["target"])): r for r in as_records(curves)}
 
     rows = []
@@ -142,26 +198,35 @@ def quantify(
         if 0 < n_undet < n_wells:
             flags.append("partial_undetermined")
             log.append(f"{label}: {n_undet} of {n_wells} wells undetermined")
+        discordant_wells = [r for r in group if r["exclusion"].startswith(DISCORDANT)]
         for r in group:
             if r["exclusion"].startswith("outlier"):
                 flags.append(f"outlier_removed:{r['well']}")
+            elif r["exclusion"].startswith(IMPLAUSIBLE):
+                flags.append(f"implausible_ct:{r['well']}")
+        if discordant_wells:
+            flags.append("discordant_duplicate")
+            reasons.append(discordant_wells[0]["exclusion"])
         cts = np.array(column_floats(used, "ct"), dtype=float)
         ct_mean = float(cts.mean()) if k else math.nan
         ct_sd = float(cts.std(ddof=1)) if k >= 2 else math.nan
-        if k >= 2 and float(cts.max() - cts.min()) > threshold:
+        tol = tolerance(settings)
+        if k >= 2 and float(cts.max() - cts.min()) > tol:
             flags.append("replicates_disagree")
             log.append(
                 f"{label}: used replicates span {float(cts.max() - cts.min()):.2f} cycles "
-                f"(> {threshold:g}), flagged replicates_disagree"
+                f"(> {tol:g}), flagged replicates_disagree"
             )
-        if k == 1 and n_wells > 1:
+        if k == 1 and n_wells > 1 and not discordant_wells:
             flags.append("single_replicate")
 
         fluors = {str(r["fluor"]) for r in group} if "fluor" in group[0] else {""}
-        amplified, has_ntc = _ntc_status(qc, plate, target, fluors)
+        amplified, has_ntc = _ntc_status(qc, plate, target, fluors, ct_min)
         if not has_ntc:
             flags.append("no_ntc")
         not_evaluable = False
+        if discordant_wells and discordant == "not_evaluable":
+            not_evaluable = True
         if amplified:
             if policy == "invalidate":
                 not_evaluable = True
@@ -178,27 +243,46 @@ def quantify(
             not_evaluable = True
             reasons.append(f"standard curve failed: {cell_text(curve['reason'])}")
 
-        quantity = log10q = se = math.nan
+        quantity = log10q = se = df = math.nan
+        budget: dict[str, tuple[float, float]] = {}
         if curve is not None and k and not math.isnan(cell_float(curve["slope"])):
             log10q = predict_log10(ct_mean, curve)
             quantity = 10.0**log10q
-            if not math.isnan(cell_float(curve["residual_sd"])):
-                se = log10_se(log10q, k, ct_sd, curve)
+            budget = quantity_budget(log10q, k, curve, sample)
+            if budget:
+                se = math.sqrt(variance(budget))
+                df = budget_df(budget)
 
+        censor, bound = "", math.nan
+        ct_top = cell_float(curve.get("ct_top")) if curve is not None else math.nan
+        loq_ct = cell_float(curve.get("loq_ct")) if curve is not None else math.nan
         if not_evaluable:
             status = "not_evaluable"
         elif k == 0:
             status = "undetected"
-            reasons.append(f"no amplification in {n_wells} well(s)")
-        elif log10q > math.log10(cell_float(curve["range_high"])) + _RANGE_TOL:
+            censor, bound = "<", cell_float(curve.get("lod"))
+            reasons.append(
+                f"no amplification in {n_wells} well(s)"
+                + (f"; below the LOD {bound:g} {unit}" if math.isfinite(bound) else "")
+            )
+        elif math.isfinite(loq_ct) and ct_mean > loq_ct + range_tol:
+            status = "below_range"
+            censor, bound = "<", cell_float(curve["loq"])
+            reasons.append(
+                f"mean Ct {ct_mean:.2f} beyond the LOQ standard's Ct {loq_ct:.2f}: < {bound:g} "
+                f"{unit} (extrapolated {quantity:.4g} not reported)"
+            )
+            quantity = log10q = se = df = math.nan
+            budget = {}
+        elif not math.isfinite(loq_ct):
+            status = "not_evaluable"
+            reasons.append(f"no standard level of {target} on plate {plate} passes as LOQ")
+        elif math.isfinite(ct_top) and ct_mean < ct_top - range_tol:
             status = "above_range"
             reasons.append(
-                f"{quantity:.4g} {unit} above the highest standard {curve['range_high']:g}"
-            )
-        elif log10q < math.log10(cell_float(curve["range_low"])) - _RANGE_TOL:
-            status = "below_range"
-            reasons.append(
-                f"{quantity:.4g} {unit} below the lowest standard {curve['range_low']:g}"
+                f"mean Ct {ct_mean:.2f} below the top standard's Ct {ct_top:.2f}: "
+                f"{quantity:.4g} {unit} above the highest standard {curve['range_high']:g}, "
+                "extrapolated"
             )
         else:
             status = "ok"
@@ -220,6 +304,10 @@ def quantify(
                 "status": status,
                 "flags": ";".join(flags),
                 "reason": "; ".join(reasons),
+                "censor": censor,
+                "bound": bound,
+                "df": df,
+                "log10_budget": to_text(budget),
             }
         )
     return rows, qc, log

@@ -1,22 +1,44 @@
 """Replicate QC of single wells: which wells are used, and why the others are not.
 
 One rule for standards and unknowns alike, recomputed from single wells (the export's
-``Ct Mean`` is never read):
+``Ct Mean`` is never read). Replicate groups are keyed by plate too: standards by (plate,
+target, quantity), unknowns by (plate, target, sample), so wells of two plates given together
+give the same result as each plate alone. Controls (``ntc``) and ``other`` wells are never
+used for quantities.
 
 * a well without a Ct (undetermined) is not used (``exclusion = "undetermined"``);
-* in a replicate group with at least three wells that have a Ct, the well furthest from the
-  median Ct of the *other* wells of its group is excluded when that distance exceeds
-  ``settings["replicates"]["outlier_ct"]`` cycles (default 1.0). At most one well per group
-  is excluded; ties go to the first well in plate order. The decision is logged.
-* groups of two cannot say which well is wrong: both stay, and the group is flagged
-  ``replicates_disagree`` downstream when they differ by more than ``outlier_ct``.
+* a Ct below ``settings["ct_min"]`` (default 5 cycles: baseline artefacts such as 1.35) is
+  implausible: not used (``exclusion = "implausible Ct ..."``), and an NTC with such a Ct
+  does not count as amplified;
+* replicate tolerance ``tol`` = ``settings["replicates"]["outlier_ct"]`` cycles (default
+  1.0). For a copy-number standard below ``replicates.poisson_copies_max`` (default 100)
+  copies it is widened by the expected Poisson scatter of a single well,
+  ``sd_P(N) = 1 / (ln 2 * sqrt(N))`` cycles (about 0.37 at 15 copies, 0.14 at 100), as
+  ``tol(N) = sqrt(tol^2 + (2 * sqrt(2) * sd_P(N))^2)``: a difference of two wells has SD
+  ``sqrt(2) * sd_P``, allowed at two SDs, added in quadrature to the ordinary tolerance
+  (1.45 cycles at 15 copies, 1.08 at 99);
+* in a group of three or more wells with a Ct, the well furthest from the median Ct of the
+  *other* wells of its group is excluded when that distance exceeds ``tol``. At most one
+  well per group is excluded; ties go to the first well in plate order. The decision is
+  logged.
+* a group of exactly two wells that differ by more than ``tol`` has no majority
+  (a *discordant duplicate*). ``replicates.discordant`` decides: ``keep_earlier``
+  (default) keeps the well with the lower Ct and excludes the later one (a late well is the
+  usual failure: less template, inhibition, a bubble; an early one needs contamination);
+  ``not_evaluable`` excludes both, and the quantity becomes ``not_evaluable``. Either way the
+  quantity is flagged ``discordant_duplicate``.
 
-Replicate groups: standards by (target, quantity), unknowns by (target, sample). Controls
-(``ntc``) and ``other`` wells are never used for quantities.
+:func:`pooled_replicate_sd` pools the within-group variance of the used wells of every
+replicate group of one (plate, target), standards and unknowns alike: many degrees of
+freedom instead of the 1 of a duplicate. It is robust to the odd outlier well because
+outliers (groups of >= 3) and the later well of a discordant duplicate are excluded before
+pooling; standard levels whose tolerance was widened for Poisson scatter are left out (their
+scatter is not the plate's pipetting/reading noise).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,14 +52,63 @@ from sortpcr.io import (
 )
 
 DEFAULT_OUTLIER_CT = 1.0
+DEFAULT_CT_MIN = 5.0
+DEFAULT_POISSON_COPIES_MAX = 100.0
+DISCORDANT_RULES = ("keep_earlier", "not_evaluable")
 #: the columns :func:`well_qc` adds to a well table (``wells_qc.tsv`` = reader columns + these)
 QC_COLUMNS = ["used", "exclusion"]
+DISCORDANT = "discordant duplicate"
+IMPLAUSIBLE = "implausible Ct"
 
 
 def outlier_threshold(settings: Mapping[str, Any]) -> float:
     """The outlier distance in cycles from ``settings["replicates"]["outlier_ct"]``."""
     rep = settings.get("replicates") or {}
     return float(rep.get("outlier_ct", DEFAULT_OUTLIER_CT))
+
+
+def ct_floor(settings: Mapping[str, Any]) -> float:
+    """The plausibility floor ``settings["ct_min"]`` in cycles (default 5)."""
+    value = settings.get("ct_min", DEFAULT_CT_MIN)
+    return DEFAULT_CT_MIN if value is None else float(value)
+
+
+def plausible_ct(ct: Any, ct_min: float) -> bool:
+    """True for a Ct (cycles) that is present and at least ``ct_min``."""
+    return not is_missing(ct) and cell_float(ct) >= ct_min
+
+
+def poisson_ct_sd(copies: float) -> float:
+    """Expected SD (cycles) of one well's Ct from Poisson sampling of ``copies`` templates.
+
+    ``1 / (ln 2 * sqrt(copies))`` at 100 % efficiency (delta method on log2 of a Poisson
+    count); NaN for copies <= 0.
+    """
+    if not copies > 0:
+        return math.nan
+    return 1.0 / (math.log(2.0) * math.sqrt(copies))
+
+
+def tolerance(
+    settings: Mapping[str, Any], role: str = "unknown", unit: str = "", quantity: float = math.nan
+) -> float:
+    """Replicate tolerance (cycles) of a group; widened for low-copy standards (module doc)."""
+    base = outlier_threshold(settings)
+    rep = settings.get("replicates") or {}
+    limit = float(rep.get("poisson_copies_max", DEFAULT_POISSON_COPIES_MAX))
+    if role == "standard" and unit == "copies" and 0 < quantity < limit:
+        return math.hypot(base, 2.0 * math.sqrt(2.0) * poisson_ct_sd(quantity))
+    return base
+
+
+def discordant_rule(settings: Mapping[str, Any]) -> str:
+    """``replicates.discordant``: ``keep_earlier`` (default) or ``not_evaluable``."""
+    rule = str((settings.get("replicates") or {}).get("discordant", "keep_earlier"))
+    if rule not in DISCORDANT_RULES:
+        raise ValueError(
+            f"qpcr.replicates.discordant must be one of {DISCORDANT_RULES}, not {rule!r}"
+        )
+    return rule
 
 
 def find_outlier(cts: list[float], threshold: float) -> tuple[int, float, float] | None:
@@ -63,11 +134,11 @@ def find_outlier(cts: list[float], threshold: float) -> tuple[int, float, float]
     return None
 
 
-def group_key(role: str, target: str, sample: str, quantity: float) -> str:
-    """Replicate group of a well: ``target|std|quantity`` or ``target|sample``."""
+def group_key(role: str, target: str, sample: str, quantity: float, plate: str = "") -> str:
+    """Replicate group of a well: ``plate|target|std|quantity`` or ``plate|target|sample``."""
     if role == "standard":
-        return f"{target}|std|{quantity:.6g}"
-    return f"{target}|{sample}"
+        return f"{plate}|{target}|std|{quantity:.6g}"
+    return f"{plate}|{target}|{sample}"
 
 
 def well_qc(wells: Rows, settings: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -75,29 +146,60 @@ def well_qc(wells: Rows, settings: Mapping[str, Any]) -> tuple[list[dict[str, An
 
     ``wells``: dict rows (or a DataFrame) of the reader's columns, Ct in cycles. Returns
     ``(wells_qc, log)``: the rows in the same order with :data:`QC_COLUMNS` added, and one
-    log line per excluded outlier.
+    log line per excluded well (outlier, discordant duplicate, implausible Ct).
     """
-    threshold = outlier_threshold(settings)
+    ct_min = ct_floor(settings)
+    rule = discordant_rule(settings)
     qc = as_records(wells)
     groups: dict[str, list[dict[str, Any]]] = {}
+    log: list[str] = []
     for row in qc:
         row["used"], row["exclusion"] = False, ""
         role = row["role"]
         if role == "ntc":
             row["exclusion"] = "control (NTC)"
+            if not is_missing(row["ct"]) and not plausible_ct(row["ct"], ct_min):
+                row["exclusion"] += f"; {IMPLAUSIBLE} {cell_float(row['ct']):.2f} < {ct_min:g}"
         elif role not in ("standard", "unknown"):
             row["exclusion"] = f"not analysed (role {role})"
         elif is_missing(row["ct"]):
             row["exclusion"] = "undetermined"
+        elif not plausible_ct(row["ct"], ct_min):
+            row["exclusion"] = (
+                f"{IMPLAUSIBLE} {cell_float(row['ct']):.2f} < {ct_min:g} (qpcr.ct_min)"
+            )
+            log.append(f"{cell_text(row.get('plate'))} well {row['well']}: {row['exclusion']}")
         else:
             row["used"] = True
-            key = group_key(role, row["target"], row["sample"], cell_float(row["quantity"]))
+            key = group_key(
+                role,
+                row["target"],
+                row["sample"],
+                cell_float(row["quantity"]),
+                cell_text(row.get("plate")),
+            )
             groups.setdefault(key, []).append(row)
-    log: list[str] = []
     for key in sorted(groups):
         members = groups[key]
+        first = members[0]
+        tol = tolerance(
+            settings, first["role"], cell_text(first.get("unit")), cell_float(first["quantity"])
+        )
         cts = column_floats(members, "ct")
-        found = find_outlier(cts, threshold)
+        if len(cts) == 2 and abs(cts[0] - cts[1]) > tol:
+            late = 0 if cts[0] > cts[1] else 1
+            gap = abs(cts[0] - cts[1])
+            drop = [0, 1] if rule == "not_evaluable" else [late]
+            for j in drop:
+                members[j]["used"] = False
+                members[j]["exclusion"] = (
+                    f"{DISCORDANT}: Ct {cts[0]:.2f} and {cts[1]:.2f} differ by {gap:.2f} "
+                    f"cycles (> {tol:.3g}); "
+                    + ("neither kept" if rule == "not_evaluable" else "the later well dropped")
+                )
+                log.append(f"{key}: well {members[j]['well']} excluded, {members[j]['exclusion']}")
+            continue
+        found = find_outlier(cts, tol)
         if found is None:
             continue
         j, dist, med = found
@@ -105,8 +207,33 @@ def well_qc(wells: Rows, settings: Mapping[str, Any]) -> tuple[list[dict[str, An
         row["used"] = False
         row["exclusion"] = (
             f"outlier: Ct {cts[j]:.2f} is {dist:.2f} cycles from the median {med:.2f} of the "
-            f"other replicates (> {threshold:g})"
+            f"other replicates (> {tol:.3g})"
         )
-        plate = cell_text(row.get("plate"))
-        log.append(f"{plate} {key}: well {row['well']} excluded, {row['exclusion']}".strip())
+        log.append(f"{key}: well {row['well']} excluded, {row['exclusion']}")
     return qc, log
+
+
+def pooled_replicate_sd(
+    qc: list[dict[str, Any]], settings: Mapping[str, Any]
+) -> dict[tuple[str, str], tuple[float, int]]:
+    """(plate, target) -> (pooled within-group SD in cycles, df) from :func:`well_qc` rows.
+
+    Used wells of every replicate group (standards and unknowns) with two or more used wells;
+    standard levels with a Poisson-widened tolerance are left out (module docstring).
+    """
+    from sortpcr.uncertainty import pooled_sd
+
+    groups: dict[tuple[str, str], dict[str, list[float]]] = {}
+    base = outlier_threshold(settings)
+    for row in qc:
+        if not row.get("used"):
+            continue
+        quantity = cell_float(row.get("quantity"))
+        if tolerance(settings, row["role"], cell_text(row.get("unit")), quantity) != base:
+            continue
+        plate = cell_text(row.get("plate"))
+        key = group_key(row["role"], row["target"], row["sample"], quantity, plate)
+        groups.setdefault((plate, str(row["target"])), {}).setdefault(key, []).append(
+            cell_float(row["ct"])
+        )
+    return {pt: pooled_sd(list(by_group.values())) for pt, by_group in groups.items()}

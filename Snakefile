@@ -16,9 +16,11 @@ include: "rules/flow.smk"
 include: "rules/qpcr.smk"
 include: "rules/expression.smk"
 include: "rules/cohort.smk"
+include: "rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
         final_outputs(),
+        report_pages(),

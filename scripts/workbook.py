@@ -1,13 +1,14 @@
-"""Snakemake adapter: the cohort workbook (every cohort table plus the QC tables)."""
+"""Snakemake adapter: the cohort workbook (journal tables, every cohort and QC table, the
+columns explained)."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 
-from sortpcr.cohort import write_workbook  # noqa: E402
 from sortpcr.io import read_tsv, write_with  # noqa: E402
 from sortpcr.runner import run_step  # noqa: E402
+from sortpcr.workbook import write_workbook  # noqa: E402
 
 sm = snakemake  # noqa: F821
 

@@ -1,0 +1,129 @@
+# Report pages: every table a user reads as a self-contained HTML page, the front page (the
+# answer), Tables 1 and 2 as the study prints them, one page per patient. One job: all
+# pages together take about a second (see README, Performance).
+
+# table name -> (source, report category, subcategory)
+REPORT_TABLES = {
+    "table2": ("results/cohort/table2.tsv", "Tables", "Cohort tables"),
+    "resistance_groups": (
+        "results/cohort/resistance_groups.tsv",
+        "Tables",
+        "Cohort tables",
+    ),
+    "calls": ("results/cohort/calls.tsv", "Tables", "Cohort tables"),
+    "table1": ("results/cohort/table1.tsv", "Tables", "Cohort tables"),
+    "statistics": ("results/cohort/statistics.tsv", "Tables", "Statistics"),
+    "claims": ("results/cohort/claims.tsv", "Tables", "Statistics"),
+    "lineage": ("results/cohort/lineage.tsv", "Tables", "Statistics"),
+    "expression": ("results/cohort/expression.tsv", "Tables", "Expression"),
+    "fusion": ("results/cohort/fusion.tsv", "Tables", "Expression"),
+    "flow": ("results/qc/flow.tsv", "Flow QC", "Flow QC table"),
+    "standard_curves": (
+        "results/qpcr/standard_curves.tsv",
+        "qPCR QC",
+        "Standard curve table",
+    ),
+    "inputs": ("results/provenance/inputs.tsv", "Provenance", "Provenance"),
+    "software": ("results/provenance/software.tsv", "Provenance", "Provenance"),
+}
+# Tables another rule may not build yet (the study's claims, the lineage comparison).
+REPORT_TABLES = {
+    name: spec
+    for name, spec in REPORT_TABLES.items()
+    if any(spec[0] == str(f) for r in workflow.rules for f in r.output)
+}
+REPORT_TEXTS = {"config": "results/provenance/config.yaml"}
+# caption (resources/report/*.rst) of a table page, when not named as the table
+CAPTION_OF = {"flow": "flow_table", "inputs": "provenance", "software": "provenance"}
+
+
+def report_page(path, category, subcategory, caption, **labels):
+    return report(
+        path,
+        caption=f"../resources/report/{caption}.rst",
+        category=category,
+        subcategory=subcategory,
+        labels=labels or None,
+    )
+
+
+def report_pages():
+    """Every page the rule report_pages writes (for rule all)."""
+    return [
+        "results/report/answer.html",
+        "results/report/journal_tables.html",
+        *expand("results/report/patient_{patient}.html", patient=PATIENTS),
+        *expand(
+            "results/report/table_{name}.html", name=[*REPORT_TABLES, *REPORT_TEXTS]
+        ),
+    ]
+
+
+rule report_pages:
+    input:
+        **{f"table_{name}": spec[0] for name, spec in REPORT_TABLES.items()},
+        **{f"text_{name}": path for name, path in REPORT_TEXTS.items()},
+        pairs=expand("results/pairs/{patient}.tsv", patient=PATIENTS),
+        flow_png=expand("results/flow/{patient}.png", patient=PATIENTS),
+        plate_png=expand("results/qpcr/{plate}/curves.png", plate=PLATES),
+    output:
+        **{
+            f"patient_{p}": report_page(
+                f"results/report/patient_{p}.html",
+                "Patients",
+                "One page per patient",
+                "patient",
+                patient=p,
+            )
+            for p in PATIENTS
+        },
+        **{
+            f"table_{name}": report_page(
+                f"results/report/table_{name}.html",
+                spec[1],
+                spec[2],
+                CAPTION_OF.get(name, name),
+                table=name,
+            )
+            for name, spec in REPORT_TABLES.items()
+        },
+        **{
+            f"table_{name}": report_page(
+                f"results/report/table_{name}.html",
+                "Provenance",
+                "Provenance",
+                "provenance",
+                table=name,
+            )
+            for name in REPORT_TEXTS
+        },
+        front=report_page(
+            "results/report/answer.html",
+            "Answer",
+            "Front page",
+            "answer",
+            page="the answer",
+        ),
+        journal=report_page(
+            "results/report/journal_tables.html",
+            "Answer",
+            "Tables as printed",
+            "journal",
+            page="Tables 1 and 2",
+        ),
+    log:
+        "logs/report_pages.log",
+    benchmark:
+        "benchmarks/report_pages.tsv"
+    conda:
+        "../envs/sortpcr.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        settings={
+            "fold_threshold": config["classification"]["fold_threshold"],
+            "ci_level": config["classification"]["ci_level"],
+        },
+    script:
+        "../scripts/report_pages.py"

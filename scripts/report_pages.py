@@ -1,0 +1,38 @@
+"""Snakemake adapter: the report's HTML pages (front page, journal tables, one page per
+patient, one page per result table)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+
+from sortpcr.io import read_tsv, write_text  # noqa: E402
+from sortpcr.runner import run_step  # noqa: E402
+
+sm = snakemake  # noqa: F821
+
+
+def main(log):
+    from sortpcr.report.build import build_pages
+
+    named = dict(sm.input.items())
+    pages = build_pages(
+        tables={
+            k[len("table_") :]: read_tsv(v) for k, v in named.items() if k.startswith("table_")
+        },
+        texts={
+            k[len("text_") :]: Path(v).read_text("utf-8")
+            for k, v in named.items()
+            if k.startswith("text_")
+        },
+        pairs=[read_tsv(p) for p in sm.input.pairs],
+        flow_pngs={Path(p).stem: p for p in sm.input.flow_png},
+        plate_pngs={Path(p).parent.name: p for p in sm.input.plate_png},
+        settings=sm.params.settings,
+    )
+    for key, path in sm.output.items():
+        write_text(path, pages[key])
+    log.info("wrote %d pages", len(sm.output))
+
+
+run_step(sm.rule, sm.log[0], main)

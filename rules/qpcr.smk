@@ -86,12 +86,8 @@ rule curves_table:
     input:
         tables=expand("results/qpcr/{plate}/curves.tsv", plate=PLATES),
     output:
-        report(
-            "results/qpcr/standard_curves.tsv",
-            caption="../resources/report/standard_curves.rst",
-            category="qPCR QC",
-            labels={"table": "standard curves"},
-        ),
+        # in the report as an HTML page (rules/report.smk)
+        "results/qpcr/standard_curves.tsv",
     log:
         "logs/curves_table.log",
     benchmark:

@@ -10,6 +10,8 @@ COHORT_TABLES = expand(
         "expression",
         "fusion",
         "statistics",
+        "lineage",
+        "claims",
     ],
 )
 
@@ -66,12 +68,27 @@ rule statistics:
     input:
         calls="results/cohort/calls.tsv",
         groups="results/cohort/resistance_groups.tsv",
+        table1="results/cohort/table1.tsv",
+        fusion="results/cohort/fusion.tsv",
+        claims=str(Path(workflow.basedir) / "resources" / "study_claims.yaml"),
     output:
-        report(
+        statistics=report(
             "results/cohort/statistics.tsv",
             caption="../resources/report/statistics.rst",
             category="Cohort",
             labels={"table": "Statistics"},
+        ),
+        lineage=report(
+            "results/cohort/lineage.tsv",
+            caption="../resources/report/lineage.rst",
+            category="Cohort",
+            labels={"table": "Lineage comparison"},
+        ),
+        claims=report(
+            "results/cohort/claims.tsv",
+            caption="../resources/report/claims.rst",
+            category="Cohort",
+            labels={"table": "Study claims"},
         ),
     log:
         "logs/statistics.log",

@@ -8,12 +8,27 @@ Statistics (``statistics.tsv``), per gene and lineage (each lineage of the sheet
 
 * excluded patients (resistance group ``excluded``: flow QC failed or no gene evaluable) are
   left out entirely; ``n_patients`` counts the rest, and the call counts are over them;
-* ``n`` = patients with a measured value in both fractions (call not ``not_evaluable``); the
-  medians and ranges per fraction (AU relative to IM-9) and all tests use these pairs;
+* ``n`` = pairs that enter the tests: both fractions measured (call not ``not_evaluable``),
+  plus the censored pairs, whose fold is a bound (``fold_censor`` ``<``/``>`` of the calls
+  table, or one fraction's value a bound: ``cd34pos_censor``/``cd34neg_censor``; a fold with
+  both fractions bounded the same way is open and left out); ``n_censored`` counts the latter.
+  The medians and ranges per fraction (AU relative to IM-9; bounds at their bound,
+  ``*_n_censored`` of them) and all tests use these pairs;
 * Student's paired t-test as in the study, on log2 values (``t_log2``, ``p_t_log2``) and on
   the raw values (``t_raw``, ``p_t_raw``; the study's choice, dominated by the largest
   values); the Wilcoxon signed-rank test on the log2 folds (``p_wilcoxon``; exact for small
-  n); all two-sided, none with fewer than two pairs;
+  n); all two-sided, none with fewer than two pairs. A censored fold enters at its bound:
+  the conservative substitution, as the true fold lies further from 1 than a bound that
+  decides the call;
+* sensitivity to censoring: the t-test with every censored log2 fold moved 1 (2-fold) beyond
+  its bound (``p_t_log2_censored_beyond``, i.e. a value below the lowest standard at half
+  its bound) and without the censored pairs (``p_t_log2_censored_excluded``,
+  ``p_wilcoxon_censored_excluded``); the exact sign test in which a censored fold counts
+  with its sign whenever its bound decides it (``n_sign_pos``, ``n_sign_neg``, ``p_sign``);
+  a Tobit (censored-normal maximum likelihood) mean of the log2 folds with its
+  likelihood-ratio p (``mean_log2_fold_tobit``, ``p_tobit``; only when a pair is censored,
+  as without censoring it is the t-test's mean with an asymptotic p); ``method`` and
+  ``sensitivity`` say it in words;
 * Benjamini-Hochberg adjusted p across the genes within each lineage group (``*_bh``).
 """
 
@@ -29,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sortpcr.censored import censor_of, fold_censor, sign_test, tobit_mean
 from sortpcr.classify import CALL_COLUMNS, CALLS, FUSION_COLUMNS, GROUP_COLUMNS, GROUPS
 from sortpcr.io import cell_text
 from sortpcr.normalise import COMBINED, EXPRESSION_COLUMNS, EXTRA_COLUMNS
@@ -50,7 +66,19 @@ TABLE1_COLUMNS = [
     "flow_qc",
     "flow_reason",
 ]
-TABLE2_COLUMNS = ["group", "lineage", "n", "n_lineage", "pct_lineage", "pct_all", "patients"]
+TABLE2_COLUMNS = [
+    "group",
+    "lineage",
+    "n",
+    "n_lineage",
+    "pct_lineage",
+    "pct_all",
+    "patients",
+    "n_flagged",
+    "footnote",
+]
+#: Flag of a group resting on a flagged call (``group_flag`` of the groups table).
+FLAG_MARK = "*"
 STATISTICS_COLUMNS = [
     "lineage",
     "gene",
@@ -77,6 +105,20 @@ STATISTICS_COLUMNS = [
     "wilcoxon_w",
     "p_wilcoxon",
     "p_wilcoxon_bh",
+    # censoring (added columns; with no censored pair the columns above are unchanged)
+    "n_censored",
+    "cd34pos_n_censored",
+    "cd34neg_n_censored",
+    "method",
+    "sensitivity",
+    "p_t_log2_censored_beyond",
+    "p_t_log2_censored_excluded",
+    "p_wilcoxon_censored_excluded",
+    "n_sign_pos",
+    "n_sign_neg",
+    "p_sign",
+    "mean_log2_fold_tobit",
+    "p_tobit",
 ]
 #: Sheet order of the workbook.
 WORKBOOK_SHEETS = (
@@ -160,6 +202,9 @@ def cohort_groups(groups: pd.DataFrame | Iterable[pd.DataFrame]) -> pd.DataFrame
     table = _frame(groups, GROUP_COLUMNS)
     for column in ("genes_pos", "genes_neg", "reason"):
         table[column] = table[column].map(cell_text)
+    for column in ("group_flag", "footnote"):  # absent before classify flags groups
+        table[column] = table[column].map(cell_text) if column in table else ""
+    table["group_label"] = table["group"].map(cell_text) + table["group_flag"]
     return _sorted(table, [("patient", None)])
 
 
@@ -253,12 +298,19 @@ def table2(groups: pd.DataFrame, lineage_order: Sequence[str] = ("BCP", "T")) ->
     ``n`` patients in the group; ``n_lineage`` evaluable (not excluded) patients of the
     lineage; ``pct_lineage`` = n / n_lineage and ``pct_all`` = n / all evaluable patients,
     in percent with one decimal (study: 9/17 = 52.9 %). For the ``excluded`` row the
-    percentages are missing. ``patients``: comma-separated IDs.
+    percentages are missing. ``patients``: comma-separated IDs, a ``*`` after a patient
+    whose group rests on a flagged call (``group_flag`` of the groups table: an interval
+    crossing a threshold, or a bound); ``n_flagged`` counts them and ``footnote`` gives
+    their reasons (``P01*: ...``). Without a ``group_flag`` column nothing is flagged.
     """
     lineages = [lin for lin in lineage_order if lin in set(groups["lineage"])]
     lineages += sorted(set(groups["lineage"].astype(str)) - set(lineages))
     evaluable = groups[groups["group"] != "excluded"]
     n_all = len(evaluable)
+    flags = {
+        str(r["patient"]): (cell_text(r.get("group_flag")), cell_text(r.get("footnote")))
+        for _, r in groups.iterrows()
+    }
     rows = []
     for group in GROUPS:
         for lineage in [*lineages, ALL]:
@@ -267,6 +319,7 @@ def table2(groups: pd.DataFrame, lineage_order: Sequence[str] = ("BCP", "T")) ->
             n_lineage = int((pool["group"] != "excluded").sum())
             if group == "excluded" and not members:
                 continue
+            flagged = [p for p in members if flags.get(p, ("", ""))[0]]
             rows.append(
                 {
                     "group": group,
@@ -277,23 +330,34 @@ def table2(groups: pd.DataFrame, lineage_order: Sequence[str] = ("BCP", "T")) ->
                     if group == "excluded"
                     else _percent(len(members), n_lineage),
                     "pct_all": math.nan if group == "excluded" else _percent(len(members), n_all),
-                    "patients": ", ".join(members),
+                    "patients": ", ".join(p + flags.get(p, ("", ""))[0] for p in members),
+                    "n_flagged": len(flagged),
+                    "footnote": "; ".join(
+                        f"{p}{flags[p][0]}: {flags[p][1] or 'flagged call'}" for p in flagged
+                    ),
                 }
             )
     return pd.DataFrame(rows, columns=TABLE2_COLUMNS)
 
 
 def table2_wide(table: pd.DataFrame) -> pd.DataFrame:
-    """Table 2 laid out as the study prints it: one row per group, one column per lineage."""
+    """Table 2 laid out as the study prints it: one row per group, one column per lineage.
+
+    A group with a flagged patient is shown as ``group*`` and its footnotes are in a
+    ``footnote`` column (see :func:`table2`)."""
     rows = []
     for group, part in table.groupby("group", sort=False):
-        row = {"group": group}
+        flagged = "n_flagged" in part and bool((pd.to_numeric(part["n_flagged"]) > 0).any())
+        row = {"group": f"{group}{FLAG_MARK}" if flagged else group}
         for _, cell in part.iterrows():
             pct = "" if pd.isna(cell["pct_lineage"]) else f", {cell['pct_lineage']:.1f} %"
             label = f"{cell['lineage']} (n={cell['n_lineage']})"
             row[label] = f"{cell['n']}/{cell['n_lineage']}{pct}" + (
                 f": {cell['patients']}" if cell["patients"] else ""
             )
+        if "footnote" in part:
+            notes = part.loc[part["lineage"] == ALL, "footnote"].map(cell_text)
+            row["footnote"] = "; ".join(n for n in notes if n)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -336,13 +400,139 @@ def _paired_tests(pos: np.ndarray, neg: np.ndarray) -> dict[str, float]:
             t_raw=float(t_raw.statistic),
             p_t_raw=float(t_raw.pvalue),
         )
-        if np.any(log2_fold != 0):
-            try:
-                wil = stats.wilcoxon(log2_fold)
-                out.update(wilcoxon_w=float(wil.statistic), p_wilcoxon=float(wil.pvalue))
-            except ValueError:
-                pass
+        out.update(_wilcoxon(log2_fold))
     return out
+
+
+def _wilcoxon(log2_fold: np.ndarray) -> dict[str, float]:
+    """Wilcoxon signed-rank statistic and two-sided p (NaN when all folds are 1 or n < 2)."""
+    out = {"wilcoxon_w": math.nan, "p_wilcoxon": math.nan}
+    if len(log2_fold) < 2 or not np.any(log2_fold != 0):
+        return out
+    from scipy import stats
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            wil = stats.wilcoxon(log2_fold)
+        except ValueError:
+            return out
+    return {"wilcoxon_w": float(wil.statistic), "p_wilcoxon": float(wil.pvalue)}
+
+
+def _one_sample_t(values: np.ndarray) -> tuple[float, float]:
+    """t and two-sided p of the one-sample t-test of mean 0 (NaN if n < 2)."""
+    if len(values) < 2:
+        return math.nan, math.nan
+    from scipy import stats
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = stats.ttest_1samp(values, 0.0)
+    return float(result.statistic), float(result.pvalue)
+
+
+def _column(part: pd.DataFrame, name: str) -> pd.Series:
+    """A censor column as "" / "<" / ">" (absent column: nothing censored)."""
+    if name not in part:
+        return pd.Series([""] * len(part), index=part.index, dtype=object)
+    return part[name].map(censor_of)
+
+
+def paired_values(part: pd.DataFrame) -> pd.DataFrame:
+    """The pairs of one gene's calls that enter the paired statistics, censored ones included.
+
+    A pair enters when both fractions were measured: either both values are numbers (call
+    not ``not_evaluable``), or the fold is a bound (``fold_censor`` ``<``/``>``, bound in
+    ``fold``; or derived from ``cd34pos_censor``/``cd34neg_censor``). Columns: ``pos``,
+    ``neg`` (AU, bounds where censored; NaN when not given), ``pos_censor``, ``neg_censor``,
+    ``log2_fold`` (log2 of the fold or its bound) and ``censor`` of the fold."""
+    pos = pd.to_numeric(part["cd34pos"], errors="coerce")
+    neg = pd.to_numeric(part["cd34neg"], errors="coerce")
+    fold = pd.to_numeric(part["fold"], errors="coerce") if "fold" in part else pos / neg
+    pos_c, neg_c = _column(part, "cd34pos_censor"), _column(part, "cd34neg_censor")
+    given = _column(part, "fold_censor")
+    rows = []
+    for index in part.index:
+        derived = fold_censor(pos_c[index], neg_c[index])
+        censor = given[index] or (derived or "")
+        if derived is None and not given[index]:
+            continue  # both fractions bounded the same way: the fold is open
+        p, n = float(pos[index]), float(neg[index])
+        if censor:
+            f = float(fold[index])
+            if not (math.isfinite(f) and f > 0) and p > 0 and n > 0:
+                f = p / n
+            if not (math.isfinite(f) and f > 0):
+                continue
+        else:
+            if part.at[index, "call"] == "not_evaluable" or not (p > 0 and n > 0):
+                continue
+            f = p / n
+        rows.append(
+            {
+                "pos": p if p > 0 else math.nan,
+                "neg": n if n > 0 else math.nan,
+                "pos_censor": pos_c[index],
+                "neg_censor": neg_c[index],
+                "log2_fold": math.log2(f),
+                "censor": censor,
+            }
+        )
+    columns = ["pos", "neg", "pos_censor", "neg_censor", "log2_fold", "censor"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _censored_tests(pairs: pd.DataFrame) -> dict[str, Any]:
+    """Censoring-aware additions to the paired tests (see the module docstring)."""
+    d = pairs["log2_fold"].to_numpy(float)
+    censors = list(pairs["censor"])
+    observed = np.array([not c for c in censors], dtype=bool)
+    shift = np.array([-1.0 if c == "<" else 1.0 if c == ">" else 0.0 for c in censors])
+    sign = sign_test(d, censors)
+    n_censored = int((~observed).sum())
+    tobit = tobit_mean(d, censors) if n_censored else {"mean": math.nan, "p": math.nan}
+    out: dict[str, Any] = {
+        "n_censored": n_censored,
+        "p_t_log2_censored_beyond": _one_sample_t(d + shift)[1] if n_censored else math.nan,
+        "p_t_log2_censored_excluded": _one_sample_t(d[observed])[1] if n_censored else math.nan,
+        "p_wilcoxon_censored_excluded": _wilcoxon(d[observed])["p_wilcoxon"]
+        if n_censored
+        else math.nan,
+        "n_sign_pos": sign["n_pos"],
+        "n_sign_neg": sign["n_neg"],
+        "p_sign": sign["p"],
+        "mean_log2_fold_tobit": tobit["mean"],
+        "p_tobit": tobit["p"],
+    }
+    if not n_censored:
+        out["method"] = "no censored pair: paired t and Wilcoxon on the measured folds"
+        out["sensitivity"] = ""
+        return out
+    out["method"] = (
+        f"{n_censored} censored pair(s) in the tests at their bound; sign test counts the "
+        "known directions; Tobit (censored-normal) mean of the log2 folds"
+    )
+    return out
+
+
+def _sensitivity_text(row: Mapping[str, Any]) -> str:
+    """One line: how the paired t p-value moves with the censored pairs' treatment."""
+    if not row["n_censored"]:
+        return ""
+
+    def fmt(value: float) -> str:
+        return "NA" if not math.isfinite(value) else f"{value:.3g}"
+
+    n_obs = row["n"] - row["n_censored"]
+    return (
+        f"p_t_log2 {fmt(row['p_t_log2'])} with censored folds at their bound, "
+        f"{fmt(row['p_t_log2_censored_beyond'])} with them 2-fold beyond it, "
+        f"{fmt(row['p_t_log2_censored_excluded'])} without them (n={n_obs}); "
+        f"Wilcoxon {fmt(row['p_wilcoxon'])} vs {fmt(row['p_wilcoxon_censored_excluded'])} "
+        f"without; sign test {fmt(row['p_sign'])} "
+        f"({row['n_sign_pos']} up, {row['n_sign_neg']} down); Tobit {fmt(row['p_tobit'])}"
+    )
 
 
 def statistics(
@@ -353,7 +543,8 @@ def statistics(
 ) -> pd.DataFrame:
     """Per gene and lineage (and ``all``): counts, medians/ranges (AU), paired tests, BH.
 
-    Excluded patients (group ``excluded``) are left out. See the module docstring.
+    Excluded patients (group ``excluded``) are left out. Censored pairs enter at their bound
+    and are weighed by the sensitivity columns. See the module docstring.
     """
     excluded = set(groups.loc[groups["group"] == "excluded", "patient"].astype(str))
     kept = calls[~calls["patient"].astype(str).isin(excluded)]
@@ -365,27 +556,32 @@ def statistics(
         block = []
         for gene in genes:
             part = pool[pool["gene"] == gene]
-            pos = pd.to_numeric(part["cd34pos"], errors="coerce")
-            neg = pd.to_numeric(part["cd34neg"], errors="coerce")
-            paired = (part["call"] != "not_evaluable") & (pos > 0) & (neg > 0)
-            p, n = pos[paired].to_numpy(float), neg[paired].to_numpy(float)
+            pairs = paired_values(part)
             counts = part["call"].value_counts()
             row: dict[str, Any] = {
                 "lineage": lineage,
                 "gene": gene,
                 "n_patients": int(part["patient"].nunique()),
-                "n": int(paired.sum()),
+                "n": len(pairs),
             }
-            for name, values in (("cd34pos", p), ("cd34neg", n)):
+            for name, column in (("cd34pos", "pos"), ("cd34neg", "neg")):
+                values = pairs[column].dropna().to_numpy(float)
                 row[f"{name}_median"] = float(np.median(values)) if len(values) else math.nan
                 row[f"{name}_min"] = float(values.min()) if len(values) else math.nan
                 row[f"{name}_max"] = float(values.max()) if len(values) else math.nan
+                row[f"{name}_n_censored"] = int((pairs[f"{column}_censor"] != "").sum())
             for call in CALLS:
                 row[f"n_{call.lower()}"] = int(counts.get(call, 0))
-            folds = p / n if len(p) else np.array([])
-            row["median_fold"] = float(np.median(folds)) if len(folds) else math.nan
-            row["mean_log2_fold"] = float(np.mean(np.log2(folds))) if len(folds) else math.nan
-            row.update(_paired_tests(p, n))
+            log2_fold = pairs["log2_fold"].to_numpy(float)
+            row["median_fold"] = float(np.median(2.0**log2_fold)) if len(pairs) else math.nan
+            row["mean_log2_fold"] = float(np.mean(log2_fold)) if len(pairs) else math.nan
+            both = pairs.dropna(subset=["pos", "neg"])
+            row.update(_paired_tests(both["pos"].to_numpy(float), both["neg"].to_numpy(float)))
+            if len(both) < len(pairs):  # a bound without both values: log2 tests on folds
+                row["t_log2"], row["p_t_log2"] = _one_sample_t(log2_fold)
+                row.update(_wilcoxon(log2_fold))
+            row.update(_censored_tests(pairs))
+            row["sensitivity"] = _sensitivity_text(row)
             block.append(row)
         for column in ("p_t_log2", "p_t_raw", "p_wilcoxon"):
             adjusted = benjamini_hochberg([r[column] for r in block])

@@ -66,7 +66,9 @@ def test_table2_percentages_as_the_study():
     assert "excluded" not in set(t2.group)
     assert list(t2.columns) == [
         "group", "lineage", "n", "n_lineage", "pct_lineage", "pct_all", "patients",
+        "n_flagged", "footnote",
     ]  # fmt: skip
+    assert set(t2.n_flagged) == {0} and set(t2.footnote) == {""}  # no group_flag column
     wide = table2_wide(t2).set_index("group")
     assert wide.loc["CD34neg_only", "all (n=17)"].startswith("9/17, 52.9 %")
 
@@ -320,3 +322,335 @@ def test_figures_deterministic_png_and_svg(tmp_path):
     svg = outputs[("figure1_BCP", "svg")][0]
     assert b"<dc:date>" not in svg
     assert b"Software" not in outputs[("figure1_BCP", "png")][0]
+
+
+# --- censoring, lineage comparison, claims, flagged groups ---------------------------------
+
+
+def censored_calls():
+    """Five BCP patients, MDR1: log2 folds 1, 2, 1.5, -0.5 measured; P05 CD34neg below its
+    standards (< 0.125 AU) with CD34pos 1.0, so the fold is at least 8 (log2 >= 3); P06 both
+    fractions below the standards (fold open); P07 CD34pos below (< 0.5) with CD34neg 0.5:
+    fold <= 1 (log2 <= 0), direction unknown."""
+    rows = calls_rows([(2.0, 1.0), (4.0, 1.0), (2.0 * 2**0.5, 1.0), (1.0, 2**0.5)])
+    for row in rows:
+        row.update(fold_censor="", cd34pos_censor="", cd34neg_censor="")
+    rows.append({"patient": "P05", "lineage": "BCP", "gene": "MDR1", "cd34pos": 1.0,
+                 "cd34neg": 0.125, "fold": 8.0, "fold_censor": ">", "cd34pos_censor": "",
+                 "cd34neg_censor": "<", "call": "CD34pos_higher", "log2_fold": 3.0})  # fmt: skip
+    rows.append({"patient": "P06", "lineage": "BCP", "gene": "MDR1", "cd34pos": 0.1,
+                 "cd34neg": 0.1, "fold": np.nan, "fold_censor": "", "cd34pos_censor": "<",
+                 "cd34neg_censor": "<", "call": "not_evaluable"})  # fmt: skip
+    rows.append({"patient": "P07", "lineage": "BCP", "gene": "MDR1", "cd34pos": 0.5,
+                 "cd34neg": 0.5, "fold": 1.0, "fold_censor": "", "cd34pos_censor": "<",
+                 "cd34neg_censor": "", "call": "not_evaluable"})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_censored_pairs_enter_the_paired_statistics():
+    from scipy import stats as sps
+
+    calls = censored_calls()
+    groups = pd.DataFrame({"patient": calls.patient, "group": "none"})
+    row = statistics(calls, groups, ["MDR1"]).iloc[0]
+    # P05 (fold >= 8) and P07 (fold <= 1, its censor derived from cd34pos_censor) enter at
+    # their bounds; P06 (both fractions below the standards) has no bounded fold
+    assert row.n == 6 and row.n_censored == 2
+    assert row.cd34pos_n_censored == 1 and row.cd34neg_n_censored == 1
+    at_bound = [1.0, 2.0, 1.5, -0.5, 3.0, 0.0]
+    assert row.p_t_log2 == pytest.approx(sps.ttest_1samp(at_bound, 0).pvalue)
+    assert row.t_log2 == pytest.approx(sps.ttest_1samp(at_bound, 0).statistic)
+    assert row.mean_log2_fold == pytest.approx(7 / 6)
+    # 2-fold beyond: P05 at log2 4, P07 at log2 -1
+    beyond = [1.0, 2.0, 1.5, -0.5, 4.0, -1.0]
+    assert row.p_t_log2_censored_beyond == pytest.approx(sps.ttest_1samp(beyond, 0).pvalue)
+    measured = [1.0, 2.0, 1.5, -0.5]
+    assert row.p_t_log2_censored_excluded == pytest.approx(sps.ttest_1samp(measured, 0).pvalue)
+    assert row.p_wilcoxon_censored_excluded == pytest.approx(sps.wilcoxon(measured).pvalue)
+    # sign test: P05 counts up (its bound decides), P07 not (fold <= 1 leaves the sign open);
+    # 4 up, 1 down: two-sided binomial p = 2 * (C(5,0) + C(5,1)) / 2^5 = 12/32
+    assert (row.n_sign_pos, row.n_sign_neg) == (4, 1)
+    assert row.p_sign == pytest.approx(12 / 32)
+    assert math.isfinite(row.p_tobit) and row.mean_log2_fold_tobit > 0
+    assert "2 censored pair(s)" in row.method
+    assert "without them (n=4)" in row.sensitivity
+
+
+def test_censor_columns_absent_or_empty_change_nothing():
+    base = pd.DataFrame(calls_rows([(4.0, 1.0), (8.0, 2.0), (2.0, 1.0), (1.0, 3.0)]))
+    groups = pd.DataFrame({"patient": base.patient, "group": "none"})
+    with_empty = base.assign(fold_censor="", cd34pos_censor="", cd34neg_censor="")
+    a = statistics(base, groups, ["MDR1"]).iloc[0]
+    b = statistics(with_empty, groups, ["MDR1"]).iloc[0]
+    pd.testing.assert_series_equal(a, b)
+    assert a.n_censored == 0 and a.sensitivity == "" and math.isnan(a.p_tobit)
+    assert a.method.startswith("no censored pair")
+
+
+def test_tobit_without_censoring_is_the_closed_form():
+    from sortpcr.censored import tobit_mean
+
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    fit = tobit_mean(list(x), [""] * 4)
+    # ML: mean 2.5, SD with divisor n sqrt(1.25); LR = n ln(mean(x^2) / var_n) = 4 ln(7.5/1.25)
+    assert fit["mean"] == pytest.approx(2.5, abs=1e-6)
+    assert fit["sd"] == pytest.approx(math.sqrt(1.25), rel=1e-6)
+    assert fit["lr"] == pytest.approx(4 * math.log(6.0), rel=1e-6)
+    assert math.isnan(tobit_mean([1.0, 1.0, 5.0], ["", "", ">"])["mean"])  # SD not identified
+
+
+def test_tobit_with_censoring_maximises_the_censored_likelihood():
+    from scipy.stats import norm
+
+    from sortpcr.censored import tobit_mean
+
+    values, censors = [0.0, 1.0, 2.0, 1.5], ["", "", "", ">"]
+
+    def loglik(mean, sd):  # the censored-normal likelihood written out
+        total = sum(norm.logpdf(v, mean, sd) for v in values[:3])
+        return total + norm.logsf(1.5, mean, sd)
+
+    fit = tobit_mean(values, censors)
+    means, sds = np.meshgrid(np.linspace(0.5, 2.0, 151), np.linspace(0.4, 1.6, 121))
+    grid = loglik(means, sds)
+    best = np.unravel_index(np.argmax(grid), grid.shape)
+    assert fit["mean"] == pytest.approx(means[best], abs=0.011)
+    assert fit["sd"] == pytest.approx(sds[best], abs=0.011)
+    assert loglik(fit["mean"], fit["sd"]) >= grid.max() - 1e-9
+    # the bound pulls the mean above the mean of the values with it at its bound (1.125)
+    assert fit["mean"] > 1.125
+
+
+def test_gehan_by_hand_and_mann_whitney_without_censoring():
+    from scipy.stats import mannwhitneyu
+
+    from sortpcr.censored import gehan_scores, gehan_test
+
+    # a = 1, <0.5; b = 0.8, 2. Pairs a>b: (1, 0.8) +1; (1, 2) -1; (<0.5, 0.8) -1; (<0.5, 2) -1
+    # G = -2. Pooled scores 1, -3, -1, 3; variance 2*2/(4*3) * 20 = 20/3
+    assert gehan_scores([1.0, 0.5, 0.8, 2.0], ["", "<", "", ""]) == [1, -3, -1, 3]
+    result = gehan_test([1.0, 0.5], ["", "<"], [0.8, 2.0], ["", ""])
+    assert result["g"] == -2
+    assert result["z"] == pytest.approx(-2 / math.sqrt(20 / 3))
+    assert result["p"] == pytest.approx(0.438578, rel=1e-5)
+    a, b = [1.0, 5.0, 7.0, 9.5], [2.0, 3.0, 4.0, 6.0, 8.0]
+    mw = mannwhitneyu(a, b, method="asymptotic", use_continuity=False)
+    result = gehan_test(a, [""] * 4, b, [""] * 5)
+    assert result["g"] == 2 * mw.statistic - 20
+    assert result["p"] == pytest.approx(mw.pvalue)
+
+
+def test_censored_summary_marks_bounds_that_decide():
+    from sortpcr.censored import censored_summary
+
+    # < 0.5 is the smallest whatever its true value: min is a bound, the median is not
+    s = censored_summary([1.0, 2.0, 3.0, 0.5], ["", "", "", "<"])
+    assert (s["min"], s["min_censor"], s["median"], s["median_censor"]) == (0.5, "<", 1.5, "")
+    # three of four below 2.5: the median (2.5 at the bounds) is at most 2.5
+    s = censored_summary([2.5, 2.5, 2.5, 9.0], ["<", "<", "<", ""])
+    assert (s["median"], s["median_censor"], s["max"], s["max_censor"]) == (2.5, "<", 9.0, "")
+    s = censored_summary([1.0, 4.0], ["", ">"])
+    assert s["max_censor"] == ">" and s["median_censor"] == ">"
+
+
+def lineage_calls(bcp, t, gene="MDR1"):
+    rows = calls_rows([(v, 1.0) for v in bcp], lineage="BCP", gene=gene)
+    rows += calls_rows([(v, 1.0) for v in t], lineage="T", gene=gene, start=len(bcp) + 1)
+    return pd.DataFrame(rows)
+
+
+def test_lineage_comparison_by_hand():
+    from scipy.stats import ttest_ind
+
+    from sortpcr.lineage import lineage_comparison
+
+    calls = lineage_calls([1.0, 2.0, 15.0], [10.0, 20.0, 30.0])
+    groups = pd.DataFrame({"patient": calls.patient, "group": "none"})
+    table = lineage_comparison(calls, groups, ["MDR1"])
+    row = table[table.fraction == "CD34pos"].iloc[0]
+    assert (row.lineage_a, row.lineage_b, row.n_a, row.n_b) == ("BCP", "T", 3, 3)
+    # BCP above T in 1 of 9 pairs (15 > 10): U_BCP = 1. Exact: of the C(6,3) = 20 equally
+    # likely orderings, U <= 1 in 2 (U = 0, 1) and U >= 8 in 2: p = 4/20
+    assert row.u_a == 1 and row.prob_a_higher == pytest.approx(1 / 9)
+    assert row.p_mann_whitney == pytest.approx(0.2)
+    assert row.higher == "T"
+    assert (row.median_a, row.min_a, row.max_a) == (2.0, 1.0, 15.0)
+    assert (row.median_b, row.min_b, row.max_b) == (20.0, 10.0, 30.0)
+    expected = ttest_ind(np.log2([1, 2, 15]), np.log2([10, 20, 30]), equal_var=False)
+    assert row.welch_t == pytest.approx(expected.statistic)
+    assert row.p_welch_log2 == pytest.approx(expected.pvalue)
+    assert row.p_mann_whitney_bh == pytest.approx(row.p_mann_whitney)  # one gene
+    # CD34neg: all 1.0, tied: no direction
+    neg = table[table.fraction == "CD34neg"].iloc[0]
+    assert neg.higher == "" and neg.prob_a_higher == 0.5
+
+
+def test_welch_by_hand():
+    from sortpcr.lineage import welch_log2
+
+    # log2 values 0, 1, 2 (mean 1, var 1) and 3, 5 (mean 4, var 2): se^2 = 1/3 + 1 = 4/3,
+    # t = -3 / sqrt(4/3); df = (4/3)^2 / ((1/3)^2 / 2 + 1^2 / 1) = (16/9) / (19/18) = 32/19
+    result = welch_log2([1.0, 2.0, 4.0], [8.0, 32.0])
+    assert result["t"] == pytest.approx(-3 / math.sqrt(4 / 3))
+    assert result["df"] == pytest.approx(32 / 19)
+    assert result["diff"] == pytest.approx(-3.0)
+
+
+def test_lineage_bh_over_genes_and_excluded_left_out():
+    from sortpcr.lineage import lineage_comparison
+
+    calls = pd.concat(
+        [
+            lineage_calls([1.0, 2.0, 3.0, 1.5], [10.0, 20.0, 30.0, 12.0], gene="MDR1"),
+            lineage_calls([1.0, 2.0, 3.0, 1.5], [1.2, 2.5, 0.9, 1.8], gene="LRP"),
+        ]
+    )
+    calls.loc[len(calls)] = calls.iloc[0].copy()
+    calls.iloc[-1, calls.columns.get_loc("patient")] = "P99"
+    calls.iloc[-1, calls.columns.get_loc("cd34pos")] = 1000.0
+    groups = pd.DataFrame({"patient": [*calls.patient.unique()], "group": "none"})
+    groups.loc[groups.patient == "P99", "group"] = "excluded"
+    table = lineage_comparison(calls, groups, ["MDR1", "LRP"])
+    pos = table[table.fraction == "CD34pos"].set_index("gene")
+    assert pos.loc["MDR1", "n_a"] == 4 and pos.loc["MDR1", "max_a"] == 3.0  # P99 left out
+    assert list(pos.p_mann_whitney_bh) == pytest.approx(
+        benjamini_hochberg(list(pos.p_mann_whitney))
+    )
+
+
+def test_lineage_censored_values_use_gehan():
+    from sortpcr.lineage import lineage_comparison
+
+    calls = lineage_calls([0.01, 2.0, 3.0], [10.0, 20.0, 30.0])
+    calls["cd34pos_censor"] = ["<", "", "", "", "", ""]
+    groups = pd.DataFrame({"patient": calls.patient, "group": "none"})
+    row = lineage_comparison(calls, groups, ["MDR1"]).query("fraction == 'CD34pos'").iloc[0]
+    assert row.n_censored_a == 1 and row.min_a_censor == "<" and row.median_a_censor == ""
+    assert math.isfinite(row.p_gehan) and "1 bound(s)" in row.method
+
+
+def flagged_groups():
+    table = groups_table(STUDY_GROUPS)
+    table["group_flag"] = ""
+    table["footnote"] = ""
+    table.loc[table.patient == "P02", ["group_flag", "footnote"]] = [
+        "*", "MDR1: 95 % interval 1.6-4.1 crosses the 2-fold threshold",
+    ]  # fmt: skip
+    table.loc[table.patient == "P14", ["group_flag", "footnote"]] = [
+        "*", "LRP: CD34pos below the lowest standard (bound)",
+    ]  # fmt: skip
+    return table
+
+
+def test_table2_shows_flagged_groups():
+    t2 = table2(flagged_groups())
+    assert cell(t2, "CD34neg_only", "BCP", "patients") == "P02*, P07, P08, P09, P10, P11"
+    assert cell(t2, "CD34neg_only", "BCP", "n_flagged") == 1
+    assert cell(t2, "CD34neg_only", "all", "n_flagged") == 2
+    assert cell(t2, "CD34neg_only", "all", "n") == 9  # counting is unchanged
+    assert cell(t2, "CD34neg_only", "T", "footnote") == (
+        "P14*: LRP: CD34pos below the lowest standard (bound)"
+    )
+    assert cell(t2, "CD34pos_only", "all", "n_flagged") == 0
+    wide = table2_wide(t2).set_index("group")
+    assert "CD34neg_only*" in wide.index and "CD34pos_only" in wide.index
+    assert wide.loc["CD34neg_only*", "footnote"].startswith("P02*: MDR1: 95 % interval")
+    assert "P02*" in wide.loc["CD34neg_only*", "BCP (n=11)"]
+
+
+def test_cohort_groups_keep_flags_and_label():
+    from sortpcr.cohort import cohort_groups
+
+    table = cohort_groups([flagged_groups()])
+    row = table.set_index("patient").loc["P02"]
+    assert (row.group, row.group_flag, row.group_label) == ("CD34neg_only", "*", "CD34neg_only*")
+    plain = cohort_groups([groups_table(STUDY_GROUPS)])
+    assert set(plain.group_flag) == {""} and list(plain.group_label) == list(plain.group)
+
+
+def spec_tables():
+    """Cohort tables built from the demo's true values (no measurement noise)."""
+    spec = load_cohort_spec()
+    from sortpcr.lineage import lineage_comparison
+
+    lineage_of = {str(r["patient"]): str(r["lineage"]) for r in spec.PATIENTS}
+    rows = []
+    for patient, lineage in lineage_of.items():
+        for gene in spec.GENES:
+            pos, neg = spec.EXPRESSION[patient][gene]
+            fold = pos / neg
+            rows.append({"patient": patient, "lineage": lineage, "gene": gene, "cd34pos": pos,
+                         "cd34neg": neg, "fold": fold, "call": call_fold(fold)})  # fmt: skip
+    calls = pd.DataFrame(rows)
+    groups = pd.DataFrame(
+        [{"patient": p, "lineage": lineage_of[p], "group": g}
+         for p, g in spec.EXPECTED_GROUPS.items()]
+    )  # fmt: skip
+    table1_rows = pd.DataFrame(
+        [{"patient": r["patient"], "lineage": r["lineage"], "cd34_pct": r["cd34_pct"]}
+         for r in spec.PATIENTS]
+    )  # fmt: skip
+    fusion = pd.DataFrame(
+        [{"patient": p, "gene": "TEL-AML1", "fraction": f, "higher": "CD34pos"}
+         for p in spec.TEL_AML1_NCN for f in ("CD34pos", "CD34neg")]
+    )  # fmt: skip
+    return {
+        "calls": calls,
+        "resistance_groups": groups,
+        "table1": table1_rows,
+        "fusion": fusion,
+        "lineage": lineage_comparison(calls, groups, spec.GENES),
+    }
+
+
+def test_claims_from_the_demo_truth_reproduce_the_study():
+    from sortpcr.claims import evaluate_claims, load_claims
+
+    claims = evaluate_claims(load_claims(ROOT / "resources" / "study_claims.yaml"), spec_tables())
+    assert list(claims.columns[:7]) == [
+        "claim_id", "section", "statement", "study_value", "computed_value", "agree", "note",
+    ]  # fmt: skip
+    disagree = set(claims.loc[~claims.agree, "claim_id"])
+    # the one statement of the paper that contradicts its own Results
+    assert disagree == {"D-T-BCRP-direction-all"}
+    assert claims.claim_id.is_unique and len(claims) >= 45
+    row = claims.set_index("claim_id").loc["R-MDR1-T-CD34pos"]
+    assert row.computed_value == "60.4 (13.2-2384.0)"
+    assert (
+        claims.set_index("claim_id")
+        .loc["T2-CD34neg_only-all"]
+        .computed_value.startswith("9 of 17 (52.9 %)")
+    )
+
+
+def test_claims_disagree_when_a_count_differs():
+    from sortpcr.claims import evaluate_claims, load_claims
+
+    tables = spec_tables()
+    calls = tables["calls"]
+    calls.loc[(calls.patient == "P05") & (calls.gene == "MDR1"), "call"] = "CD34pos_higher"
+    claims = evaluate_claims(load_claims(ROOT / "resources" / "study_claims.yaml"), tables)
+    row = claims.set_index("claim_id").loc["R-BCP-MDR1-CD34pos"]
+    assert not row.agree and row.computed_value == "4 of 11 (P03, P04, P05, P06)"
+    assert "P03, P04, P06" in row.note
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("claims: [{id: a, kind: nope, study: {}}]", "kind 'nope' is not one of"),
+        ("claims: [{id: a, kind: fold, study: {}}, {id: a, kind: fold, study: {}}]",
+         "claim 'a': duplicate id"),
+        ("claims: [{kind: fold}]", "claim 1: every claim needs an 'id'"),
+        ("[1, 2", "not valid YAML"),
+        ("claims: [{id: b, kind: fold, study: 3}]", "'study' must be a mapping"),
+    ],
+)  # fmt: skip
+def test_bad_claims_file_names_file_and_claim(tmp_path, text, message):
+    from sortpcr.claims import ClaimsError, load_claims
+
+    path = tmp_path / "claims.yaml"
+    path.write_text(text)
+    with pytest.raises(ClaimsError, match=message) as error:
+        load_claims(path)
+    assert str(path) in str(error.value)

@@ -105,6 +105,42 @@ def test_tel_aml1_higher_in_cd34pos(demo_run):
         assert values["CD34pos"] > values["CD34neg"], patient
 
 
+def test_claims_reproduce_the_study(demo_run):
+    claims = read(demo_run, "cohort", "claims.tsv").set_index("claim_id")
+    assert list(claims.columns[:6]) == [
+        "section", "statement", "study_value", "computed_value", "agree", "note",
+    ]  # fmt: skip
+    agree = claims["agree"].astype(str) == "True"
+    # every count of the Results and Table 2, the MDR1 lineage direction, the medians and
+    # folds agree; only the Discussion's "all T-ALL" for BCRP contradicts the Results (5/6)
+    assert set(claims.index[~agree]) == {"D-T-BCRP-direction-all"}
+    for claim in ("T2-CD34neg_only-all", "R-BCP-MDR1-CD34pos", "R-MDR1-lineage-CD34pos",
+                  "R-MDR1-lineage-CD34neg", "R-TEL-AML1-CD34pos", "R-cd34-median"):  # fmt: skip
+        assert claim in claims.index
+    assert claims.loc["T2-CD34neg_only-all", "computed_value"].startswith("9 of 17 (52.9 %)")
+
+
+def test_mdr1_higher_in_t_all_than_bcp(demo_run):
+    lineage = read(demo_run, "cohort", "lineage.tsv")
+    mdr1 = lineage[lineage["gene"] == "MDR1"].set_index("fraction")
+    for fraction in ("CD34pos", "CD34neg"):
+        row = mdr1.loc[fraction]
+        assert (row["lineage_a"], row["lineage_b"], row["higher"]) == ("BCP", "T", "T")
+        assert float(row["p_mann_whitney_bh"]) < 0.05
+        assert float(row["p_welch_log2_bh"]) < 0.05
+        assert float(row["median_b"]) > 10 * float(row["median_a"])
+    # the study's medians, re-measured: T-ALL CD34+ 60.4, BCP-ALL CD34+ 2.7 (within 25 %)
+    assert 60.4 / 1.25 <= float(mdr1.loc["CD34pos", "median_b"]) <= 60.4 * 1.25
+    assert 2.7 / 1.25 <= float(mdr1.loc["CD34pos", "median_a"]) <= 2.7 * 1.25
+
+
+def test_statistics_keep_rows_and_add_censoring_columns(demo_run):
+    stats = read(demo_run, "cohort", "statistics.tsv")
+    assert len(stats) == 12  # 4 genes x (BCP, T, all)
+    for column in ("n_censored", "method", "sensitivity", "p_sign", "p_tobit"):
+        assert column in stats.columns
+
+
 def test_figures_and_workbook_exist(demo_run):
     figures = demo_run / "results" / "figures"
     for name in ["figure1_BCP", "figure2_T", "heatmap_log2_fold"]:

@@ -8,6 +8,7 @@ rule gate_patient:
     output:
         json="results/flow/{patient}.json",
         tsv="results/flow/{patient}.tsv",
+        gating_xml="results/flow/{patient}.gating.xml",
         png=report(
             "results/flow/{patient}.png",
             caption="../resources/report/flow_panel.rst",

@@ -5,8 +5,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 
-from sortpcr.flowqc import FLOW_COLUMNS, analyse_patient_with_events, flow_records  # noqa: E402
-from sortpcr.io import write_json, write_records  # noqa: E402
+from sortpcr.flowqc import (  # noqa: E402
+    FLOW_COLUMNS,
+    analyse_patient_with_events,
+    applied_gates_text,
+    flow_records,
+)
+from sortpcr.io import write_json, write_records, write_text  # noqa: E402
 from sortpcr.runner import run_step  # noqa: E402
 
 sm = snakemake  # noqa: F821
@@ -28,6 +33,7 @@ def main(log):
         log.info("%s %s: %s %s", row["patient"], row["fraction"], row["status"], row["reason"])
     write_json(sm.output.json, result)
     write_records(sm.output.tsv, rows, FLOW_COLUMNS)
+    write_text(sm.output.gating_xml, applied_gates_text(result, events))
     patient_figure(result, events, sm.output.png)
 
 

@@ -34,8 +34,13 @@ Bad input policy:
 Privacy: FCS keywords never reach the result; files are named by the sample sheet's path
 string (``labels``), never by ``$FIL`` or the resolved path.
 
-Optional per-patient CD34 cut-off from an internal negative population: not implemented;
-the cut-off is the one in the strategy (the CD34pos/CD34neg gates).
+Adaptive gates (see :mod:`sortpcr.gating`): the pre-sort file is gated first and its
+searches place the gates (blast cluster, CD34 valley or its fallback); the two sorted tubes
+are then gated with exactly those coordinates (a sorted tube has no valley to find).
+``gating`` in the result records the mode (``adaptive``; ``template`` when the pre-sort file
+could not be read, so the sorted tubes got the template's coordinates; ``fixed`` for a
+strategy without searches), the file the gates were adapted on and every search's record
+(coordinates, template, shift, evidence); the flow table carries the summary columns.
 """
 
 from __future__ import annotations
@@ -48,15 +53,24 @@ from typing import Any
 
 from .errors import FCSError, GatingError, InputError
 from .fcs import FCSData, read_fcs, resolve_markers
-from .gating import GatingResult, Strategy, evaluate, load_strategy, require_gates
+from .gating import (
+    GatingResult,
+    Strategy,
+    applied_gatingml,
+    evaluate,
+    load_strategy,
+    require_gates,
+)
 
 __all__ = [
     "FLOW_COLUMNS",
     "PatientEvents",
     "analyse_patient",
     "analyse_patient_with_events",
+    "applied_gates_text",
     "flow_records",
     "flow_rows",
+    "gating_summary",
     "heterogeneity_verdict",
     "purity_verdict",
 ]
@@ -75,20 +89,31 @@ FLOW_COLUMNS = [
     "compensation",
     "status",
     "reason",
+    "gating_mode",
+    "blast_shift_decades",
+    "blast_scale",
+    "blast_cluster_events",
+    "cd34_cut",
+    "cd34_cut_shift_decades",
+    "cd34_cut_method",
+    "valley_depth",
 ]
 _DENOMINATORS = ("all_events", "cells", "blasts")
+GML_NS = "http://www.isac-net.org/std/Gating-ML/v2.0/gating"
 _DEFAULT_MARKERS = {"CD45": ["FITC-A", "FL1-H"], "CD34": ["PE-A", "FL2-H"]}
 
 
 @dataclass
 class PatientEvents:
-    """What the figure needs, kept from the single read of each file: the strategy and, per
-    file label (``presort``, ``CD34pos``, ``CD34neg``), the FCS data and gating result."""
+    """What the figure needs, kept from the single read of each file: the strategy as applied
+    (adapted coordinates), the template it came from and, per file label (``presort``,
+    ``CD34pos``, ``CD34neg``), the FCS data and gating result."""
 
     patient: str
     strategy: Strategy
     settings: dict[str, Any]
     files: dict[str, tuple[FCSData, GatingResult]] = field(default_factory=dict)
+    template: Strategy | None = None
 
 
 # --------------------------------------------------------------------------- settings
@@ -241,7 +266,7 @@ def _file_error(label: str, err: InputError) -> str:
 
 
 def _analyse_file(
-    strategy: Strategy, path: str | Path, label: str, cfg: dict[str, Any]
+    strategy: Strategy, path: str | Path, label: str, cfg: dict[str, Any], adapt: bool = True
 ) -> tuple[dict[str, Any], FCSData | None, GatingResult | None]:
     info: dict[str, Any] = {"file": label, "ok": False, "error": None}
     try:
@@ -253,7 +278,7 @@ def _analyse_file(
             notes=list(data.notes),
         )
         info["markers"] = resolve_markers(data, cfg["markers"])
-        result = evaluate(strategy, data, sample=Path(str(path)).name)
+        result = evaluate(strategy, data, sample=Path(str(path)).name, adapt=adapt)
     except (FCSError, GatingError) as err:
         if isinstance(err, GatingError) and err.where == "samples":
             raise  # a workspace without the sample: a strategy problem, stop
@@ -297,14 +322,28 @@ def analyse_patient_with_events(
             "config gating.fraction_gates",
         )
     paths = {"presort": presort_path, **dict(sorted_paths)}
-    events = PatientEvents(patient, strategy, cfg)
+    events = PatientEvents(patient, strategy, cfg, template=strategy)
     files: dict[str, dict[str, Any]] = {}
     singlet = None
     cells_gate = None
+    applied = strategy
+    gating = {"mode": "adaptive" if strategy.adaptive else "fixed", "adapted_on": None,
+              "reason": "", "gates": {}}  # fmt: skip
     for fraction, path in paths.items():
         label = str(labels.get(fraction, path))
-        info, data, result = _analyse_file(strategy, path, label, cfg)
+        presort = fraction == "presort"
+        info, data, result = _analyse_file(applied, path, label, cfg, adapt=presort)
         files[fraction] = info
+        if presort and strategy.adaptive:
+            if result is not None and result.applied is not None:
+                applied = result.applied
+                gating.update(adapted_on=label, gates=result.adaptations)
+            else:
+                gating["mode"] = "template"
+                gating["reason"] = (
+                    "the pre-sort file was not gated: the sorted tubes were gated with the "
+                    "template's coordinates"
+                )
         if result is None:
             continue
         events.files[fraction] = (data, result)
@@ -315,6 +354,7 @@ def analyse_patient_with_events(
         found = _singlet_gate(strategy, blast_gate, result.parents)
         info["singlet_gate"] = found
         singlet = singlet or found
+    events.strategy = applied
 
     lo_hi = tuple(cfg["cd34_range"])
     positive_fraction = "CD34pos" if "CD34pos" in fraction_gates else next(iter(fraction_gates))
@@ -383,6 +423,7 @@ def analyse_patient_with_events(
         "files": files,
         "heterogeneity": het,
         "purity": purity,
+        "gating": gating,
         "status": overall,
     }
     return _json_clean(result), events
@@ -408,6 +449,31 @@ def analyse_patient(
     return result
 
 
+def applied_gates_text(result: Mapping[str, Any], events: PatientEvents) -> str:
+    """``results/flow/{patient}.gating.xml``: the gates applied to this patient as Gating-ML
+    2.0 (adapted coordinates, each search's record in ``<sortpcr:applied>``; no search left),
+    which gates the patient's files as they were gated here - in sortpcr or in FlowKit - and
+    can be corrected and named in the patient's ``gating`` column of samples.tsv."""
+    gating = result.get("gating") or {}
+    where = f", adapted on {gating['adapted_on']}" if gating.get("adapted_on") else ""
+    note = (
+        f"sortpcr: the gates applied to patient {result['patient']} "
+        f"({gating.get('mode', 'fixed')}{where}). Correct them in any Gating-ML 2.0 tool and "
+        "name this file in the patient's gating column of samples.tsv to gate with them as "
+        "they are."
+    )
+    first = next(iter(events.files.values()), None)
+    fcs = first[0] if first is not None else None
+    if events.strategy.source is None and events.strategy.kind == "flowjo" and fcs is None:
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<!-- {note} No file of this patient could be read, so the FlowJo workspace's "
+            "gates for it could not be written. -->\n"
+            f'<gating:Gating-ML xmlns:gating="{GML_NS}" />\n'
+        )
+    return applied_gatingml(events.strategy, fcs, note)
+
+
 def _json_clean(value: Any) -> Any:
     """Plain JSON types only: NaN -> None, numpy scalars -> Python, tuples -> lists."""
     if isinstance(value, dict):
@@ -424,6 +490,36 @@ def _json_clean(value: Any) -> Any:
 # --------------------------------------------------------------------------- table rows
 
 
+def gating_summary(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The flow table's gating columns of one patient (the same on its three rows: the
+    sorted tubes are gated with the pre-sort file's gates).
+
+    ``blast_shift_decades``: shift of the blast gate along its first dimension (CD45), in
+    decades of intensity; ``blast_scale``: factor on its second (SSC); ``blast_cluster_events``:
+    pre-sort events in the moved gate; ``cd34_cut``: the CD34 cut in the channel's scale
+    units (FACSDiva units, CellQuest scale values), ``cd34_cut_shift_decades`` from the
+    template's, ``cd34_cut_method`` (valley, negative_population, template) and
+    ``valley_depth`` (valley density / lower mode density, 0-1).
+    """
+    gating = result.get("gating") or {}
+    strategy = result.get("strategy") or {}
+    out: dict[str, Any] = {"gating_mode": gating.get("mode")}
+    records = gating.get("gates") or {}
+    blast = records.get(strategy.get("blast_gate") or "")
+    if blast is not None and blast.get("kind") == "cluster":
+        out["blast_shift_decades"] = (blast.get("shift_decades") or [None])[0]
+        out["blast_scale"] = (blast.get("scale") or [None, None])[1]
+        out["blast_cluster_events"] = blast.get("events_in_gate")
+    positive = (result.get("heterogeneity") or {}).get("positive_fraction")
+    cut = records.get((strategy.get("fraction_gates") or {}).get(positive or "", ""))
+    if cut is not None and cut.get("kind") == "valley":
+        out["cd34_cut"] = cut.get("cut_value")
+        out["cd34_cut_shift_decades"] = cut.get("shift_decades")
+        out["cd34_cut_method"] = cut.get("method")
+        out["valley_depth"] = cut.get("depth")
+    return out
+
+
 def flow_records(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Rows of ``results/qc/flow.tsv`` for one patient (presort first, then fractions), as
     dicts over :data:`FLOW_COLUMNS` (no pandas: the gating job writes them directly).
@@ -434,6 +530,7 @@ def flow_records(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     files = result["files"]
     het = result["heterogeneity"]
+    summary = gating_summary(result)
     order = ["presort"] + [f for f in files if f != "presort"]
     for fraction in order:
         info = files[fraction]
@@ -447,6 +544,7 @@ def flow_records(result: Mapping[str, Any]) -> list[dict[str, Any]]:
             blasts=info.get("blasts"),
             compensation=info.get("compensation"),
         )
+        row.update(summary)
         if fraction == "presort":
             row["pct_cd34pos"] = het.get("pct_cd34pos")
             row["status"], row["reason"] = het["status"], het.get("reason") or ""
@@ -465,8 +563,10 @@ def flow_rows(result: Mapping[str, Any]):
     import pandas as pd
 
     table = pd.DataFrame(flow_records(result), columns=FLOW_COLUMNS)
-    for col in ("events", "cells", "blasts"):
+    for col in ("events", "cells", "blasts", "blast_cluster_events"):
         table[col] = table[col].astype("Int64")
-    for col in ("pct_cd34pos", "purity", "purity_all_events", "purity_cells"):
+    floats = ("pct_cd34pos", "purity", "purity_all_events", "purity_cells", "blast_shift_decades",
+              "blast_scale", "cd34_cut", "cd34_cut_shift_decades", "valley_depth")  # fmt: skip
+    for col in floats:
         table[col] = table[col].astype(float)
     return table

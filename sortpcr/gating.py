@@ -36,7 +36,7 @@ missing channels and the file; gate IDs required by the configuration but absent
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +65,8 @@ __all__ = [
 GML = "http://www.isac-net.org/std/Gating-ML/v2.0/gating"
 XF = "http://www.isac-net.org/std/Gating-ML/v2.0/transformations"
 DT = "http://www.isac-net.org/std/Gating-ML/v2.0/datatypes"
+#: our namespace for adaptive gates, inside a gate's ``data-type:custom_info``
+SPCR = "urn:sortpcr:adaptive-gating:1"
 _UNCOMP = (None, "uncompensated")
 
 
@@ -78,6 +80,10 @@ def _t(name: str) -> str:
 
 def _d(name: str) -> str:
     return f"{{{DT}}}{name}"
+
+
+def _s(name: str) -> str:
+    return f"{{{SPCR}}}{name}"
 
 
 # --------------------------------------------------------------------------- model
@@ -113,6 +119,54 @@ class Gate:
     refs: tuple[tuple[str, bool], ...] = ()
     bounds: tuple[tuple[float | None, float | None], ...] = ()
     group: str | None = None  # quadrant gate ID a quadrant belongs to
+    search: ClusterSearch | ValleySearch | None = None  # adaptive: found in each file
+
+
+@dataclass(frozen=True)
+class ClusterSearch:
+    """Adaptive polygon (``<sortpcr:cluster>``): the template is moved onto the densest point
+    of its parent's events inside ``window`` (display units of the gate's two dimensions).
+
+    ``anchor``: where the template expects that point; ``move`` per dimension: ``shift``
+    (translate by mode - anchor, at most ``limit`` display units), ``scale`` (multiply by
+    mode / anchor, within 1/``limit``-``limit``) or ``fixed``. ``bins``/``sigma``: the 2-D
+    histogram per axis and its Gaussian smoothing (bins); ``min_events`` in the window, else
+    the template stays.
+    """
+
+    window: tuple[tuple[float, float], tuple[float, float]]
+    anchor: tuple[float, float]
+    move: tuple[str, str] = ("shift", "shift")
+    limit: tuple[float, float] = (np.inf, np.inf)
+    bins: int = 64
+    sigma: float = 1.5
+    min_events: int = 100
+
+
+@dataclass(frozen=True)
+class ValleySearch:
+    """Adaptive one-dimension range gate (``<sortpcr:valley>``): its bound is set at the
+    deepest density valley of the parent's events (:func:`sortpcr.adaptive.density_valley`).
+
+    ``cut``: an ID shared by the gates that take the same bound (CD34pos ``min`` and
+    CD34neg ``max``: complementary). ``window``: histogram span, ``allowed``: where the cut
+    may lie, ``bandwidth``: Gaussian sigma (display units), ``max_depth``, ``min_share``.
+    No valley -> the ``fallback_quantile`` of the ``fallback_gate``'s events (an internal
+    negative population) plus ``fallback_offset``, kept within ``allowed``; too few of those
+    (``min_events``) or no fallback gate -> the template's bound. The reason is recorded.
+    """
+
+    cut: str
+    window: tuple[float, float]
+    allowed: tuple[float, float]
+    bandwidth: float
+    bins: int = 256
+    max_depth: float = 0.5
+    min_share: float = 0.01
+    min_events: int = 100
+    fallback_gate: str | None = None
+    fallback_quantile: float = 0.995
+    fallback_offset: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -154,6 +208,15 @@ class Strategy:
     fallback_reason: str = ""
     sample_ids: tuple[str, ...] = ()
     _flowkit: Any = field(default=None, repr=False)
+    #: the parsed Gating-ML root (ElementTree), for writing the applied gates back
+    source: Any = field(default=None, repr=False)
+    #: gate ID -> what the adaptive search found (set on a strategy returned as ``applied``)
+    adaptations: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def adaptive(self) -> bool:
+        """True when some gate is searched for in each file."""
+        return any(g.search is not None for g in self.gates.values())
 
     def gate_ids(self) -> list[str]:
         """All gate IDs (quadrant IDs included, quadrant gate containers excluded)."""
@@ -198,6 +261,10 @@ class GatingResult:
     parents: dict[str, str | None]
     gate_paths: dict[str, tuple[str, ...]]
     engine: str
+    #: the strategy as applied to this file (adapted coordinates, no searches left)
+    applied: Strategy | None = field(default=None, repr=False)
+    #: gate ID -> the search's record (method, evidence, shift from the template)
+    adaptations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- XML safety
@@ -448,6 +515,104 @@ def _parse_gate(el, path: str) -> list[Gate]:
 
 
 _GATE_TAGS = ("RectangleGate", "PolygonGate", "EllipsoidGate", "QuadrantGate", "BooleanGate")
+_MOVES = ("shift", "scale", "fixed")
+
+
+def _numbers(el, name: str, path: str, where: str, count: int) -> tuple[float, ...]:
+    """``count`` finite numbers separated by spaces in attribute ``name`` (required)."""
+    text = el.get(name)
+    try:
+        values = tuple(float(v) for v in (text or "").split())
+    except ValueError:
+        values = ()
+    if len(values) != count or not all(np.isfinite(values)):
+        raise GatingError(
+            path, f"{where}: attribute {name} needs {count} number(s), got {text!r}", "sortpcr"
+        )
+    return values
+
+
+def _span(el, name: str, path: str, where: str) -> tuple[float, float]:
+    lo, hi = _numbers(el, name, path, where, 2)
+    if not lo < hi:
+        raise GatingError(path, f"{where}: {name} {lo:g} {hi:g} is not increasing", "sortpcr")
+    return lo, hi
+
+
+def _option(el, name: str, path: str, where: str, default: float, lo: float, hi: float) -> float:
+    if el.get(name) is None:
+        return default
+    (value,) = _numbers(el, name, path, where, 1)
+    if not lo <= value <= hi:
+        raise GatingError(path, f"{where}: {name}={value:g} is outside {lo:g}-{hi:g}", "sortpcr")
+    return value
+
+
+def _parse_search(el, gate: Gate, path: str) -> ClusterSearch | ValleySearch | None:
+    """The ``<sortpcr:cluster>`` / ``<sortpcr:valley>`` of a gate's ``custom_info``, if any
+    (``<sortpcr:applied>``, a record of an earlier adaptation, is information only)."""
+    info = el.find(_d("custom_info"))
+    if info is None:
+        return None
+    found = [c for c in info if c.tag in (_s("cluster"), _s("valley"))]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise GatingError(path, f"gate {gate.id!r} has more than one adaptive search", "sortpcr")
+    spec = found[0]
+    kind = spec.tag.rpartition("}")[2]
+    where = f"gate {gate.id!r} sortpcr:{kind}"
+    ints = {"bins": (64 if kind == "cluster" else 256, 8, 4096), "min-events": (100, 1, 1e9)}
+    bins, min_events = (
+        int(_option(spec, k, path, where, d, lo, hi)) for k, (d, lo, hi) in ints.items()
+    )
+    if kind == "cluster":
+        if gate.kind != "polygon" or len(gate.dims) != 2:
+            raise GatingError(
+                path, f"{where}: a cluster search moves a 2-D polygon gate", "sortpcr"
+            )
+        window = (_span(spec, "search-x", path, where), _span(spec, "search-y", path, where))
+        anchor = _numbers(spec, "anchor", path, where, 2)
+        move = (spec.get("move-x", "shift"), spec.get("move-y", "shift"))
+        limit = []
+        for axis, how in zip("xy", move, strict=True):
+            if how not in _MOVES:
+                raise GatingError(path, f"{where}: move-{axis}={how!r}; use {', '.join(_MOVES)}")
+            floor = 1.0 if how == "scale" else 0.0
+            limit.append(_option(spec, f"limit-{axis}", path, where, np.inf, floor, np.inf))
+            if how == "scale" and anchor["xy".index(axis)] <= 0:
+                raise GatingError(path, f"{where}: scaling needs a positive anchor", "sortpcr")
+        sigma = _option(spec, "smooth", path, where, 1.5, 0.0, 100.0)
+        return ClusterSearch(window, anchor, move, tuple(limit), bins, sigma, min_events)
+    if (
+        gate.kind != "rectangle"
+        or len(gate.dims) != 1
+        or ((gate.dims[0].min is None) == (gate.dims[0].max is None))
+    ):
+        raise GatingError(
+            path, f"{where}: a valley search sets the one bound (min or max) of a "
+            "one-dimension range gate", "sortpcr"
+        )  # fmt: skip
+    window = _span(spec, "search", path, where)
+    allowed = _span(spec, "range", path, where)
+    if not window[0] <= allowed[0] < allowed[1] <= window[1]:
+        raise GatingError(path, f"{where}: range must lie within search", "sortpcr")
+    (bandwidth,) = _numbers(spec, "bandwidth", path, where, 1)
+    if bandwidth <= 0:
+        raise GatingError(path, f"{where}: bandwidth must be positive", "sortpcr")
+    return ValleySearch(
+        cut=spec.get("cut") or gate.id,
+        window=window,
+        allowed=allowed,
+        bandwidth=bandwidth,
+        bins=bins,
+        max_depth=_option(spec, "max-depth", path, where, 0.5, 0.0, 1.0),
+        min_share=_option(spec, "min-share", path, where, 0.01, 0.0, 0.5),
+        min_events=min_events,
+        fallback_gate=spec.get("fallback-gate") or None,
+        fallback_quantile=_option(spec, "fallback-quantile", path, where, 0.995, 0.0, 1.0),
+        fallback_offset=_option(spec, "fallback-offset", path, where, 0.0, -np.inf, np.inf),
+    )
 
 
 def _order_gates(gates: dict[str, Gate], quad_groups: set[str], path: str) -> dict[str, Gate]:
@@ -463,6 +628,14 @@ def _order_gates(gates: dict[str, Gate], quad_groups: set[str], path: str) -> di
             if ref not in gates:
                 raise GatingError(path, f"boolean gate {g.id!r} refers to unknown gate {ref!r}")
             need.add(ref)
+        fallback = getattr(g.search, "fallback_gate", None)
+        if fallback is not None:
+            if fallback not in gates:
+                raise GatingError(
+                    path, f"gate {g.id!r}: fallback-gate {fallback!r} is not a gate of the "
+                    f"strategy; it defines: {', '.join(gates)}", "sortpcr"
+                )  # fmt: skip
+            need.add(fallback)
         deps[g.id] = need
     # A quadrant gate container used as parent: its quadrants' parent is that of the group.
     order: list[str] = []
@@ -505,6 +678,9 @@ def _parse_gatingml(root, path: str) -> Strategy:
     for tag in _GATE_TAGS:
         for el in root.findall(_g(tag)):
             for gate in _parse_gate(el, path):
+                search = _parse_search(el, gate, path)
+                if search is not None:
+                    gate = replace(gate, search=search)
                 if gate.id in gates:
                     raise GatingError(path, f"gate ID {gate.id!r} is defined twice")
                 gates[gate.id] = gate
@@ -523,7 +699,21 @@ def _parse_gatingml(root, path: str) -> Strategy:
         comps = {d.comp for d in g.dims if d.comp not in _UNCOMP}
         if len(comps) > 1:
             raise _Unsupported(f"gate {g.id!r} mixes compensation references {sorted(comps)}")
-    return Strategy(path, "gatingml", _order_gates(gates, quad_groups, path), transforms, matrices)
+    cuts: dict[str, Gate] = {}
+    for g in gates.values():
+        if isinstance(g.search, ValleySearch):
+            first = cuts.setdefault(g.search.cut, g)
+            if (first.parent, first.dims[0].name, first.dims[0].xform) != (
+                g.parent,
+                g.dims[0].name,
+                g.dims[0].xform,
+            ):
+                raise GatingError(
+                    path, f"gates {first.id!r} and {g.id!r} share the cut {g.search.cut!r} but "
+                    "not the parent and dimension", "sortpcr"
+                )  # fmt: skip
+    ordered = _order_gates(gates, quad_groups, path)
+    return Strategy(path, "gatingml", ordered, transforms, matrices, source=root)
 
 
 # --------------------------------------------------------------------------- loading
@@ -565,11 +755,11 @@ def load_strategy(path: str | Path) -> Strategy:
     raise GatingError(name, f"root element <{tag}> is neither Gating-ML 2.0 nor a FlowJo workspace")
 
 
-def _flowkit_gatingml(path: str):
+def _flowkit_gatingml(path: str, handle=None):
     import flowkit
 
     try:
-        return flowkit.parse_gating_xml(path)
+        return flowkit.parse_gating_xml(path if handle is None else handle)
     except Exception as err:  # FlowKit raises ValueError and friends
         raise GatingError(path, f"FlowKit cannot parse this Gating-ML: {err}") from None
 
@@ -832,12 +1022,21 @@ def _result(strategy_path: str, fcs: FCSData, members: dict, parents: dict, path
 
 
 def evaluate(
-    strategy: Strategy, fcs: FCSData, *, sample: str | None = None, engine: str = "auto"
+    strategy: Strategy,
+    fcs: FCSData,
+    *,
+    sample: str | None = None,
+    engine: str = "auto",
+    adapt: bool = True,
 ) -> GatingResult:
     """Gate one file: membership arrays and counts after every gate.
 
     ``engine``: ``auto`` (ours when the strategy allows, else FlowKit), ``sortpcr`` or
     ``flowkit``. ``sample``: the FlowJo sample name (default: the file name).
+    ``adapt``: adaptive gates are searched for in this file (our engine; FlowKit always sees
+    the template's coordinates); ``False`` applies the template as it is. The result's
+    ``applied`` strategy holds the coordinates used (gate other files with it, or write it
+    with :func:`gatingml_text`), ``adaptations`` what each search found.
     Strategy channels absent from the file -> GatingError naming them and the file.
     """
     if strategy.kind == "diva":  # a FACSDiva experiment: the gates of the file's tube
@@ -865,6 +1064,10 @@ def evaluate(
     n = fcs.n_events
     members: dict[str, np.ndarray] = {}
     rows_of: dict[str, np.ndarray] = {}
+    adapting = adapt and strategy.adaptive
+    applied: dict[str, Gate] = {}
+    records: dict[str, dict[str, Any]] = {}
+    cuts: dict[tuple, dict[str, Any]] = {}
     try:
         for gid, gate in strategy.gates.items():
             parent = gate.parent
@@ -889,7 +1092,12 @@ def evaluate(
                     rows_of[parent] = np.flatnonzero(members[parent])
                 rows = rows_of[parent]
                 key = parent
+            if adapting and gate.search is not None:
+                gate, records[gid] = _adapt(ev, gate, rows, key, members, cuts)
+            applied[gid] = replace(gate, search=None) if gate.search is not None else gate
             inside = ev.test(gate, rows, key)
+            if gid in records:
+                records[gid]["events_in_gate"] = int(np.count_nonzero(inside))
             if rows is None:
                 members[gid] = np.asarray(inside, dtype=bool)
             else:
@@ -902,7 +1110,269 @@ def evaluate(
         ) from None
     parents = {g: strategy.gates[g].parent for g in members}
     paths = {g: strategy.path_of(g) for g in members}
-    return _result(strategy.path, fcs, members, parents, paths, "sortpcr")
+    result = _result(strategy.path, fcs, members, parents, paths, "sortpcr")
+    if not adapting:
+        return replace(result, applied=strategy)
+    done = replace(strategy, gates={**strategy.gates, **applied}, adaptations=records)
+    done._flowkit = None
+    return replace(result, applied=done, adaptations=records)
+
+
+# --------------------------------------------------------------------------- adaptation
+
+#: at most this many events enter a density search (an even stride through the parent):
+#: the search's cost stays bounded on a million-event file, deterministic, no random draw
+_SEARCH_EVENTS = 60_000
+
+
+def _sample_rows(rows: np.ndarray | None, n: int) -> slice | np.ndarray:
+    size = n if rows is None else rows.size
+    step = max(1, -(-size // _SEARCH_EVENTS))
+    return slice(None, None, step)
+
+
+def _display(ev: _Evaluator, dim: Dimension, comp, rows, key) -> np.ndarray:
+    """A stride sample of one dimension's values in display units (the gate's transform)."""
+    raw = ev.raw(dim, comp, rows, key)
+    picked = raw[_sample_rows(rows, raw.shape[0])]
+    if dim.xform is None:
+        return picked
+    return _transform(np.ascontiguousarray(picked, dtype=np.float64), ev.s.transforms[dim.xform])
+
+
+def _comp_of(gate: Gate) -> str | None:
+    comps = {d.comp for d in gate.dims if d.comp not in _UNCOMP}
+    return next(iter(comps)) if comps else None
+
+
+def _decades(ev: _Evaluator, dim: Dimension, a: float, b: float) -> float | None:
+    """log10 of the data-unit ratio between display positions ``b`` and ``a`` (None when
+    either is not a positive intensity)."""
+    t = ev.s.transforms.get(dim.xform) if dim.xform else None
+    va, vb = (float(x) for x in inverse_values(np.array([a, b]), t))
+    if not (va > 0 and vb > 0):
+        return None
+    return float(np.log10(vb / va))
+
+
+def _adapt(ev: _Evaluator, gate: Gate, rows, key, members, cuts) -> tuple[Gate, dict[str, Any]]:
+    """The gate moved by its search on this file's parent events, and the record."""
+    if isinstance(gate.search, ClusterSearch):
+        return _adapt_cluster(ev, gate, rows, key)
+    return _adapt_valley(ev, gate, rows, key, members, cuts)
+
+
+def _adapt_cluster(ev: _Evaluator, gate: Gate, rows, key) -> tuple[Gate, dict[str, Any]]:
+    from .adaptive import cluster_mode
+
+    s: ClusterSearch = gate.search  # type: ignore[assignment]
+    comp = _comp_of(gate)
+    x, y = (_display(ev, d, comp, rows, key) for d in gate.dims)
+    found = cluster_mode(x, y, s.window, bins=s.bins, sigma=s.sigma, min_events=s.min_events)
+    record: dict[str, Any] = {
+        "kind": "cluster",
+        "dimensions": [d.name or d.ratio for d in gate.dims],
+        "anchor": list(s.anchor),
+        "mode": found["mode"],
+        "window_events": found["window_events"],
+        "peak_density": found["peak_density"],
+        "template_vertices": [list(v) for v in gate.vertices],
+    }
+    if found["mode"] is None:
+        record.update(method="template", reason=found["reason"], shift=[0.0, 0.0],
+                      scale=[1.0, 1.0], clipped=False, shift_decades=[0.0, 0.0],
+                      vertices=record["template_vertices"])  # fmt: skip
+        return gate, record
+    shift, scale, clipped, decades = [0.0, 0.0], [1.0, 1.0], [], [0.0, 0.0]
+    for k, (how, limit) in enumerate(zip(s.move, s.limit, strict=True)):
+        anchor, mode = s.anchor[k], found["mode"][k]
+        if how == "shift":
+            want = mode - anchor
+            shift[k] = float(np.clip(want, -limit, limit))
+            if shift[k] != want:
+                clipped.append(f"{record['dimensions'][k]} shift {want:+.4g} beyond {limit:g}")
+            decades[k] = _decades(ev, gate.dims[k], anchor, anchor + shift[k])
+        elif how == "scale":
+            want = mode / anchor if mode > 0 else 1.0 / limit
+            scale[k] = float(np.clip(want, 1.0 / limit, limit))
+            if scale[k] != want:
+                clipped.append(f"{record['dimensions'][k]} scale {want:.3g} beyond x{limit:g}")
+            decades[k] = float(np.log10(scale[k]))
+    vertices = tuple(
+        tuple(float(v[k] * scale[k] + shift[k]) for k in range(2)) for v in gate.vertices
+    )
+    record.update(
+        method="cluster",
+        reason=("limited: " + "; ".join(clipped)) if clipped else "",
+        shift=shift,
+        scale=scale,
+        clipped=bool(clipped),
+        shift_decades=decades,
+        vertices=[list(v) for v in vertices],
+    )
+    return replace(gate, vertices=vertices), record
+
+
+def _adapt_valley(ev: _Evaluator, gate: Gate, rows, key, members, cuts):
+    from .adaptive import density_valley
+
+    s: ValleySearch = gate.search  # type: ignore[assignment]
+    dim = gate.dims[0]
+    comp = _comp_of(gate)
+    template = dim.min if dim.min is not None else dim.max
+    ck = (s.cut, gate.parent, dim.name, dim.xform)
+    if ck not in cuts:
+        values = _display(ev, dim, comp, rows, key)
+        found = density_valley(
+            values, s.window, s.allowed, bandwidth=s.bandwidth, bins=s.bins,
+            max_depth=s.max_depth, min_share=s.min_share, min_events=s.min_events,
+        )  # fmt: skip
+        rec: dict[str, Any] = {
+            "kind": "valley",
+            "cut_id": s.cut,
+            "dimension": dim.name,
+            "template_cut": template,
+            "depth": found["depth"],
+            "modes": found["modes"],
+            "events": found["events"],
+            "fallback_gate": s.fallback_gate,
+        }
+        if found["cut"] is not None:
+            rec.update(method="valley", cut=found["cut"], reason="")
+        else:
+            rec.update(_fallback_cut(ev, s, dim, comp, members, template, found["reason"]))
+        t = ev.s.transforms.get(dim.xform) if dim.xform else None
+        rec["cut_value"] = float(inverse_values(np.array([rec["cut"]]), t)[0])
+        rec["template_cut_value"] = float(inverse_values(np.array([template]), t)[0])
+        rec["shift_decades"] = _decades(ev, dim, template, rec["cut"])
+        cuts[ck] = rec
+    rec = dict(cuts[ck])
+    bound = "min" if dim.min is not None else "max"
+    rec["bound"] = bound
+    return replace(gate, dims=(replace(dim, **{bound: rec["cut"]}),)), rec
+
+
+def _fallback_cut(ev, s: ValleySearch, dim, comp, members, template, why: str) -> dict[str, Any]:
+    """No valley: a quantile of the internal negative population, else the template."""
+    if s.fallback_gate is not None:
+        frows = np.flatnonzero(members[s.fallback_gate])
+        if frows.size >= s.min_events:
+            values = _display(ev, dim, comp, frows, s.fallback_gate)
+            values = values[np.isfinite(values)]
+        else:
+            values = np.empty(0)
+        if values.size >= s.min_events:
+            want = float(np.quantile(values, s.fallback_quantile)) + s.fallback_offset
+            cut = float(np.clip(want, *s.allowed))
+            note = "" if cut == want else f", kept within the range (was {want:.4g})"
+            return {
+                "method": "negative_population",
+                "cut": cut,
+                "reason": f"{why}; cut at the {100 * s.fallback_quantile:g}th percentile of "
+                f"{s.fallback_gate} ({values.size} events){note}",
+            }
+        why = f"{why}; {s.fallback_gate} has only {frows.size} events (fewer than {s.min_events})"
+    return {"method": "template", "cut": float(template), "reason": f"{why}; template cut kept"}
+
+
+# --------------------------------------------------------------------------- writing back
+
+
+def _record_attributes(record: Mapping[str, Any]) -> dict[str, str]:
+    """A search record as XML attribute text (numbers as repr, lists space-separated)."""
+
+    def text(value: Any) -> str:
+        if isinstance(value, list | tuple):
+            return " ".join(text(v) for v in value)
+        if isinstance(value, float):
+            return repr(value)
+        return "" if value is None else str(value)
+
+    return {k.replace("_", "-"): text(v) for k, v in sorted(record.items())}
+
+
+def gatingml_text(strategy: Strategy, note: str = "") -> str:
+    """Gating-ML 2.0 text of ``strategy`` as applied: the source file with every adapted
+    gate at its adapted coordinates (exact: numbers written as Python ``repr``), its search
+    replaced by a ``<sortpcr:applied>`` record (template coordinates, shift, evidence), and
+    no search left anywhere - loaded again, it gates every file exactly as it gated the one
+    it was adapted on, in our engine or FlowKit. ``note`` goes into a leading comment.
+    """
+    import copy
+    import xml.etree.ElementTree as ET
+
+    if strategy.source is None:
+        raise GatingError(strategy.path, "is not a Gating-ML file we parsed; nothing to write")
+    root = copy.deepcopy(strategy.source)
+    for el in list(root):
+        if el.tag.rpartition("}")[2] not in _GATE_TAGS:
+            continue
+        gid = _attr(el, GML, "id")
+        info = el.find(_d("custom_info"))
+        if info is not None:
+            for child in list(info):
+                if child.tag in (_s("cluster"), _s("valley"), _s("applied")):
+                    info.remove(child)
+        record = strategy.adaptations.get(gid or "")
+        if record is not None:
+            gate = strategy.gates[gid]
+            if gate.kind == "polygon":
+                for vertex, coords in zip(el.findall(_g("vertex")), gate.vertices, strict=True):
+                    for c_el, value in zip(vertex.findall(_g("coordinate")), coords, strict=True):
+                        c_el.set(_d("value"), repr(float(value)))
+            else:
+                dim_el = el.find(_g("dimension"))
+                bound = record["bound"]
+                name = _g(bound) if dim_el.get(_g(bound)) is not None else bound
+                if dim_el.get(name) is None:
+                    name = _g(bound)
+                dim_el.set(name, repr(float(getattr(gate.dims[0], bound))))
+            if info is None:
+                info = ET.Element(_d("custom_info"))
+                el.insert(0, info)
+            keep = {k: v for k, v in record.items() if k not in ("vertices",)}
+            ET.SubElement(info, _s("applied"), _record_attributes(keep))
+        if info is not None and not len(info) and not (info.text or "").strip():
+            el.remove(info)
+    for prefix, uri in (("gating", GML), ("transforms", XF), ("data-type", DT), ("sortpcr", SPCR)):
+        ET.register_namespace(prefix, uri)
+    ET.indent(root, space="    ")
+    body = ET.tostring(root, encoding="unicode")
+    comment = note.replace("--", "- -")
+    head = f"<!-- {comment} -->\n" if comment else ""
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{head}{body}\n'
+
+
+def applied_gatingml(strategy: Strategy, fcs: FCSData | None, note: str = "") -> str:
+    """Gating-ML 2.0 text of the gates ``strategy`` applies: :func:`gatingml_text` for a
+    Gating-ML file we parsed; the file's own text for one FlowKit evaluates; for a FlowJo
+    workspace, FlowKit's Gating-ML export of the gating of ``fcs``'s sample (its file name).
+    """
+    if strategy.source is not None:
+        return gatingml_text(strategy, note)
+    if strategy.kind != "flowjo":
+        return Path(strategy.path).read_text(encoding="utf-8")
+    import io
+    import warnings
+
+    import flowkit
+
+    if fcs is None:
+        raise GatingError(strategy.path, "a FlowJo workspace's gates depend on the sample")
+    name = Path(fcs.path).name
+    sample = flowkit_sample(fcs, sample_id=name)
+    sample.pnn_labels = [label.replace("/", "_") for label in sample.pnn_labels]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            wsp = flowkit.Workspace(strategy.path, fcs_samples=[sample])
+            out = io.BytesIO()
+            flowkit.export_gatingml(wsp.get_gating_strategy(name), out, sample_id=name)
+        except Exception as err:
+            raise GatingError(
+                strategy.path, f"FlowKit cannot write this workspace's gates as Gating-ML: {err}"
+            ) from None
+    return out.getvalue().decode("utf-8")
 
 
 # --------------------------------------------------------------------------- FlowKit paths
@@ -920,7 +1390,13 @@ def flowkit_sample(fcs: FCSData, sample_id: str = "sample"):
 
 def _flowkit_strategy(strategy: Strategy):
     if strategy._flowkit is None:
-        strategy._flowkit = _flowkit_gatingml(strategy.path)
+        if strategy.adaptations:  # applied coordinates: FlowKit reads what we would write
+            import io
+
+            text = gatingml_text(strategy).encode("utf-8")
+            strategy._flowkit = _flowkit_gatingml(strategy.path, io.BytesIO(text))
+        else:
+            strategy._flowkit = _flowkit_gatingml(strategy.path)
     return strategy._flowkit
 
 
@@ -1050,6 +1526,21 @@ def gate_view(strategy: Strategy, fcs: FCSData, gate_id: str) -> GateView | None
     labels = tuple(d.name or (d.ratio or "") for d in gate.dims)
     xforms = tuple(strategy.transforms.get(d.xform) if d.xform else None for d in gate.dims)
     return GateView(gate, labels, np.column_stack(cols), xforms)
+
+
+def inverse_values(values: np.ndarray, transform: Transform | None) -> np.ndarray:
+    """A transform's display coordinates -> scale values (identity for None)."""
+    values = np.asarray(values, dtype=np.float64)
+    if transform is None:
+        return values
+    p = transform.params
+    if transform.kind == "flog":
+        return p["T"] * 10.0 ** (p["M"] * (values - 1.0))
+    if transform.kind == "flin":
+        return values * (p["T"] + p["A"]) - p["A"]
+    if transform.kind in ("logicle", "hyperlog", "fasinh"):
+        return _inverse(values, transform)
+    raise GatingError("", f"transform {transform.kind!r} has no inverse here")
 
 
 def transform_values(values: np.ndarray, transform: Transform | None) -> np.ndarray:

@@ -225,7 +225,7 @@ def test_gate_ids_not_in_strategy_raise(tmp_path: Path) -> None:
     }
     with pytest.raises(GatingError, match="'Leukemic'") as info:
         _run(paths, "diva", settings=settings)
-    assert "Cells, Singlets, Blasts, CD34pos, CD34neg" in str(info.value)
+    assert "Cells, Singlets, Blasts, Lymphocytes, CD34pos, CD34neg" in str(info.value)
 
 
 def test_figure_is_written_and_deterministic(tmp_path: Path) -> None:

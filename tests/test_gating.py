@@ -179,30 +179,44 @@ def demo_files(tmp_path_factory):
     return {"facsdiva.xml": diva, "cellquest.xml": cq}
 
 
-@pytest.mark.parametrize("xml", ["facsdiva.xml", "cellquest.xml"])
+@pytest.mark.parametrize(
+    "xml", ["facsdiva.xml", "cellquest.xml", "facsdiva_fixed.xml", "cellquest_fixed.xml"]
+)
 def test_fast_evaluator_equals_flowkit_on_demo(xml: str, demo_files) -> None:
-    """Identical memberships, every gate, every tube: FlowKit reads the file itself."""
+    """Identical memberships, every gate, every tube: FlowKit reads the file itself. For the
+    adaptive strategies twice: the template as written (FlowKit ignores our searches), and
+    the gates as adapted on the pre-sort file (FlowKit reads them from our Gating-ML)."""
     import flowkit
 
     strategy = load_strategy(STRATEGIES / xml)
-    for tube, path in demo_files[xml].items():
+    files = demo_files[xml.replace("_fixed", "")]
+    applied = evaluate(strategy, read_fcs(files["presort"])).applied
+    assert applied.adaptive is False
+    assert bool(applied.adaptations) == strategy.adaptive == ("fixed" not in xml)
+    for tube, path in files.items():
         data = read_fcs(path)
-        ours = evaluate(strategy, data)
         sample = flowkit.Sample(str(path), sample_id=tube)
-        theirs = evaluate_flowkit(strategy, data, sample=sample)
-        assert ours.engine == "sortpcr" and theirs.engine == "flowkit"
-        assert list(ours.counts) == list(theirs.counts)
-        for gate in ours.memberships:
-            np.testing.assert_array_equal(ours.memberships[gate], theirs.memberships[gate])
-        assert ours.counts["Blasts"] > 0.5 * ours.n_events
+        for used, ours in (
+            (strategy, evaluate(strategy, data, adapt=False)),
+            (applied, evaluate(applied, data)),
+        ):
+            theirs = evaluate_flowkit(used, data, sample=sample)
+            assert ours.engine == "sortpcr" and theirs.engine == "flowkit"
+            assert sorted(ours.counts) == sorted(theirs.counts)
+            for gate in ours.memberships:
+                np.testing.assert_array_equal(ours.memberships[gate], theirs.memberships[gate])
+            assert ours.counts["Blasts"] > 0.5 * ours.n_events
 
 
-def test_demo_strategies_share_gate_ids_and_avoid_pileup() -> None:
-    diva = load_strategy(STRATEGIES / "facsdiva.xml")
-    cq = load_strategy(STRATEGIES / "cellquest.xml")
-    assert set(cq.gate_ids()) == {"Cells", "Blasts", "CD34pos", "CD34neg"}
+@pytest.mark.parametrize("suffix", ["", "_fixed"])
+def test_demo_strategies_share_gate_ids_and_avoid_pileup(suffix: str) -> None:
+    diva = load_strategy(STRATEGIES / f"facsdiva{suffix}.xml")
+    cq = load_strategy(STRATEGIES / f"cellquest{suffix}.xml")
+    extra = {"Lymphocytes"} if not suffix else set()
+    assert set(cq.gate_ids()) == {"Cells", "Blasts", "CD34pos", "CD34neg"} | extra
     assert set(diva.gate_ids()) == set(cq.gate_ids()) | {"Singlets"}
     assert diva.parent("Blasts") == "Singlets" and cq.parent("Blasts") == "Cells"
+    assert diva.adaptive is cq.adaptive is (not suffix)
     pileup = {0.0, 1023.0, 262143.0, 262144.0}
     for strategy in (diva, cq):
         for gate in strategy.gates.values():
@@ -226,7 +240,7 @@ def test_require_gates_lists_existing_ids() -> None:
     require_gates(strategy, ["Blasts", "CD34pos"])
     with pytest.raises(GatingError, match="'Leukemic'") as info:
         require_gates(strategy, ["Leukemic", "CD34pos"])
-    assert "Cells, Singlets, Blasts, CD34pos, CD34neg" in str(info.value)
+    assert "Cells, Singlets, Blasts, Lymphocytes, CD34pos, CD34neg" in str(info.value)
 
 
 # --------------------------------------------------------------------------- XML safety
@@ -296,7 +310,7 @@ def test_flowkit_fallback_path_gives_the_same_memberships(demo_files, monkeypatc
         raise g._Unsupported("pretend an element is unknown")
 
     data = read_fcs(demo_files["cellquest.xml"]["presort"])
-    ours = evaluate(load_strategy(STRATEGIES / "cellquest.xml"), data)
+    ours = evaluate(load_strategy(STRATEGIES / "cellquest.xml"), data, adapt=False)
     monkeypatch.setattr(g, "_parse_gatingml", decline)
     fallback = load_strategy(STRATEGIES / "cellquest.xml")
     assert fallback.engine == "flowkit" and "unknown" in fallback.fallback_reason
@@ -334,9 +348,9 @@ def test_raw_space_bounds_equal_full_transform(demo_files, monkeypatch) -> None:
         events[::7, column] = data.events[::7, column]  # keep some real blasts as well
     data = dataclasses.replace(data, events=events)
 
-    fast = evaluate(strategy, data)
+    fast = evaluate(strategy, data, adapt=False)
     monkeypatch.setattr(g, "_MONOTONE", frozenset())
-    full = evaluate(strategy, data)
+    full = evaluate(strategy, data, adapt=False)
     for gate, members in full.memberships.items():
         np.testing.assert_array_equal(fast.memberships[gate], members, err_msg=gate)
     assert 0 < fast.counts["CD34pos"] < fast.counts["Blasts"]

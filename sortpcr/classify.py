@@ -47,7 +47,7 @@ from typing import Any
 
 from sortpcr.io import Rows, as_records, cell_float, cell_text
 from sortpcr.normalise import COMBINED, USABLE
-from sortpcr.uncertainty import combine, from_text
+from sortpcr.uncertainty import budget_df, combine, from_text, t_quantile, variance
 from sortpcr.uncertainty import interval as budget_interval
 
 CALLS = ("CD34pos_higher", "CD34neg_higher", "no_difference", "not_evaluable")
@@ -159,8 +159,6 @@ def fold_interval(
 ) -> tuple[float, float]:
     """Two-sided t interval of a fold from its log10 value, SE and degrees of freedom
     (``df = inf``: the normal quantile)."""
-    from sortpcr.uncertainty import t_quantile
-
     if not (math.isfinite(log10_fold) and math.isfinite(se)):
         return math.nan, math.nan
     t = t_quantile(0.5 + ci_level / 2.0, df)
@@ -244,7 +242,9 @@ def _bounded(row: Mapping[str, Any]) -> bool:
     return cell_text(row.get("censor")) in ("<", ">") and math.isfinite(value) and value > 0
 
 
-def _bound_call(gene: str, pos: dict, neg: dict, out: dict, thr: float) -> dict[str, Any] | None:
+def _bound_call(
+    gene: str, pos: dict, neg: dict, out: dict, thr: float, ci_level: float = 0.95
+) -> dict[str, Any] | None:
     """The fold bound when at least one fraction is a bound (``None`` if no bound exists)."""
     p_val, n_val = cell_float(pos["value"]), cell_float(neg["value"])
     p_c, n_c = cell_text(pos.get("censor")), cell_text(neg.get("censor"))
@@ -254,12 +254,22 @@ def _bound_call(gene: str, pos: dict, neg: dict, out: dict, thr: float) -> dict[
     if ups and downs:
         return None
     direction = "<" if ups else ">"
-    bound = p_val / n_val
+    point = p_val / n_val
+    # conservative: move the bound outward by the one-sided t quantile (the end of the
+    # two-sided ci_level interval) times the SE of what is known (the other fraction's value,
+    # the references, RT)
+    budget = fold_budget(pos, neg)
+    se, df = math.sqrt(variance(budget)), budget_df(budget)
+    t = t_quantile(0.5 + ci_level / 2.0, df) if se > 0 else 0.0
+    bound = point * 10.0 ** (t * se if direction == "<" else -t * se)
     out.update(fold=bound, fold_censor=direction, log2_fold=math.log2(bound))
+    out.update(df=df if se > 0 else math.nan, fold_se_log10=se if se > 0 else math.nan)
     out["fold_high" if direction == "<" else "fold_low"] = bound
     parts = [f"{f} {c} {_fmt(v)}" if c else f"{f} {_fmt(v)}"
              for f, c, v in (("CD34pos", p_c, p_val), ("CD34neg", n_c, n_val))]  # fmt: skip
-    text = f"{gene}: {', '.join(parts)}: fold {direction} {_fmt(bound)}"
+    text = f"{gene}: {', '.join(parts)}: fold {direction} {_fmt(point)}"
+    if bound != point:
+        text += f" ({direction} {_fmt(bound)} at the {ci_level:.0%} interval's end)"
     decided = call_fold(bound, thr)
     if direction == "<" and decided == "CD34neg_higher":
         call = decided
@@ -346,7 +356,7 @@ def _gene_call(
     if pos["status"] in undetected and neg["status"] in undetected:
         return dict(out, call="not_evaluable", reason=f"{gene} undetected in both fractions")
     if (_number(pos) or _bounded(pos)) and (_number(neg) or _bounded(neg)):
-        result = _bound_call(gene, pos, neg, out, thr)
+        result = _bound_call(gene, pos, neg, out, thr, settings.ci_level)
         if result is not None:
             return result
         return dict(

@@ -340,6 +340,26 @@ def _normalise_one(
         if cell_text(ref.get("status")) == "above_range":
             reasons.append(f"{ref['target']} above range, extrapolated")
 
+    prep = cell_text(target.get("cdna")) or "cDNA"
+
+    def budget_with(own: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        """Budget of log10(target / references): ``own`` (the target quantity's budget, or
+        nothing for a bound), RT of target and references, minus the references' mean."""
+        terms = [
+            (1.0, own),
+            (1.0, rt_component(patient, fraction, prep, gene, settings.rt_sd_log2)),
+        ]
+        for ref in refs:
+            ref_rt = rt_component(patient, fraction, prep, str(ref["target"]), settings.rt_sd_log2)
+            terms += [(-1.0 / len(refs), quantity_budget(ref)), (-1.0 / len(refs), ref_rt)]
+        return combine(terms)
+
+    def set_bound(value: float, censor: str) -> None:
+        """A bound: its value, direction, and the budget of what is known about it (the
+        references and RT), which classify uses to make a fold bound conservative."""
+        out.update(value=value, censor=censor, log10_value=math.log10(value))
+        out["log10_budget"] = to_text(budget_with({}))
+
     # --- the target ---------------------------------------------------------------------
     t_status = cell_text(target.get("status"))
     bound = cell_float(target.get("bound"))
@@ -353,8 +373,7 @@ def _normalise_one(
                 "negative", f"{where}: {gene} not amplified, {settings.reference_label} adequate"
             )
         if math.isfinite(out["detection_limit"]):
-            out["value"], out["censor"] = out["detection_limit"], "<"
-            out["log10_value"] = math.log10(out["value"])
+            set_bound(out["detection_limit"], "<")
         return finish("undetected", f"{where}: {gene} not amplified in any replicate")
     if t_status == "below_range":
         if math.isfinite(bound) and bound > 0:
@@ -366,8 +385,7 @@ def _normalise_one(
             )
         if not math.isfinite(out["detection_limit"]):
             return finish(bad, f"{where}: {gene} below the LOQ and no LOQ known")
-        out["value"], out["censor"] = out["detection_limit"], "<"
-        out["log10_value"] = math.log10(out["value"])
+        set_bound(out["detection_limit"], "<")
         return finish("below_loq", f"{where}: {gene} below its LOQ: < {out['value']:.3g}")
     if t_status not in {"ok", "above_range"}:
         detail = cell_text(target.get("reason"))
@@ -385,22 +403,12 @@ def _normalise_one(
                 return finish(
                     bad, f"{where}: {gene} above range (classification.use_out_of_range is false)"
                 )
-            out["value"], out["censor"] = top / ref_q * scale, ">"
-            out["log10_value"] = math.log10(out["value"])
+            set_bound(top / ref_q * scale, ">")
             return finish(
                 "above_range", f"{where}: {gene} above the top standard: > {out['value']:.3g}"
             )
         reasons.append(f"{gene} above range, extrapolated")
-    prep = cell_text(target.get("cdna")) or "cDNA"
-    terms = [
-        (1.0, quantity_budget(target)),
-        (1.0, rt_component(patient, fraction, prep, gene, settings.rt_sd_log2)),
-    ]
-    for ref in refs:
-        ref_budget = quantity_budget(ref)
-        ref_rt = rt_component(patient, fraction, prep, str(ref["target"]), settings.rt_sd_log2)
-        terms += [(-1.0 / len(refs), ref_budget), (-1.0 / len(refs), ref_rt)]
-    budget = combine(terms)
+    budget = budget_with(quantity_budget(target))
     value = t_q / ref_q * scale
     out["value"] = value
     out["log10_value"] = math.log10(value)

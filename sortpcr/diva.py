@@ -64,7 +64,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import GatingError
-from .gating import Dimension, Gate, Matrix, Strategy, Transform, read_xml_safely
+from .gating import DT, GML, XF, Dimension, Gate, Matrix, Strategy, Transform, read_xml_safely
 
 __all__ = [
     "DivaTube",
@@ -72,6 +72,7 @@ __all__ = [
     "biex_width",
     "experiment_strategy",
     "read_tube",
+    "tube_gatingml",
     "tube_strategy",
 ]
 
@@ -384,9 +385,11 @@ class _TubeParser:
             siblings = [g.id for g in gates.values() if g.parent == parent and g.kind != "boolean"]
             if not siblings:
                 raise GatingError(self.path, f"'Rest of' population {gid!r} has no siblings")
-            gates[gid] = Gate(
-                gid, parent, "boolean", op="and", refs=tuple((s, True) for s in siblings)
-            )
+            if len(siblings) == 1:  # Gating-ML's and/or need two references
+                gates[gid] = Gate(gid, parent, "boolean", op="not", refs=((siblings[0], False),))
+            else:
+                refs = tuple((s, True) for s in siblings)
+                gates[gid] = Gate(gid, parent, "boolean", op="and", refs=refs)
         return _order(gates, self.path), recorded, total
 
     def _region_gate(self, el, gid: str, parent: str | None, where: str) -> Gate:
@@ -536,3 +539,158 @@ def experiment_strategy(root, path: str) -> Strategy:
         raise GatingError(path, "the FACSDiva experiment has no tubes", "experiment")
     _num(_text(experiment, "log_decades"), path, "experiment", "<log_decades>")
     return Strategy(path, "diva", {}, {}, {})
+
+
+# --------------------------------------------------------------------------- as Gating-ML
+
+#: how far beyond an axis a vertex on its edge is moved in Gating-ML (normalised units for
+#: logicle / flin / flog axes; scale units, times the axis span, for raw linear axes)
+_BEYOND = 1000.0
+
+
+def _gml_axis(t: Transform, k: int) -> tuple[Transform | None, float, float, float]:
+    """A Diva axis as Gating-ML (transform ``axis{k}``): (transform or None for raw values,
+    divisor and offset taking a stored coordinate to the Gating-ML one, the amount a vertex
+    on the edge is moved out)."""
+    p = t.params
+    if t.kind == "diva_biex":
+        xf = Transform(f"axis{k}", "logicle", {"T": p["T"], "W": p["W"], "M": p["M"],
+                                                     "A": 0.0})  # fmt: skip
+        return xf, CHANNELS, 0.0, _BEYOND
+    if t.kind == "diva_lin" and p["factor"] != 1.0:
+        return Transform(f"axis{k}", "flin", {"T": BIEX_T, "A": 0.0}), CHANNELS, 0.0, _BEYOND
+    if t.kind == "diva_log":  # flog(x; T = 10^top, M = decades) = (log10 x - top) / M + 1
+        decades = p["hi"] - p["lo"]
+        xf = Transform(f"axis{k}", "flog", {"T": 10.0 ** p["hi"], "M": decades})
+        return xf, decades, p["hi"] - decades, _BEYOND
+    return None, 1.0, 0.0, _BEYOND * (p["hi"] - p["lo"])
+
+
+def tube_gatingml(strategy: Strategy, fcs=None, note: str = "") -> str:
+    """The gates of a Diva tube as Gating-ML 2.0 text (never the experiment's own text).
+
+    ``strategy``: a tube's strategy (kind ``diva-tube``) or a whole experiment (kind
+    ``diva``, the tube then chosen by ``fcs``'s file name). Biexponential axes become
+    ``logicle``, scaled linear ones ``flin``, coordinates divided by 4096; log axes hold
+    ranges in scale values (10^coordinate) and polygons on ``flog``; unscaled linear axes
+    hold scale values. The experiment's matrix becomes a ``spectrumMatrix``. A range bound on
+    an axis edge is left out and a polygon vertex on an edge is moved far beyond it, so the
+    events Diva draws on the edge stay in - exact for rectangles, intervals, quadrants and
+    polygons whose edge vertices join axis-parallel sides; on a log axis, events at or below
+    zero cannot be in a Gating-ML polygon (``flog`` is undefined there). Gate IDs are the
+    population names made valid XML names (:func:`_gml_ids`).
+    """
+    import xml.etree.ElementTree as ET
+
+    if strategy.kind == "diva":
+        if fcs is None:
+            raise GatingError(strategy.path, "a Diva experiment's gates depend on the file")
+        strategy = tube_strategy(strategy.path, Path(fcs.path).name)
+    if strategy.kind != "diva-tube":
+        raise GatingError(strategy.path, f"is not a Diva tube strategy ({strategy.kind})")
+    ET.register_namespace("gating", GML)
+    ET.register_namespace("transforms", XF)
+    ET.register_namespace("data-type", DT)
+    root = ET.Element(f"{{{GML}}}Gating-ML")
+    axes = {tid: _gml_axis(t, k) for k, (tid, t) in enumerate(strategy.transforms.items(), 1)}
+    ids = _gml_ids(strategy)
+    written: set[str] = set()
+    for xf, _, _, _ in axes.values():
+        if xf is None or xf.id in written:
+            continue
+        written.add(xf.id)
+        el = ET.SubElement(root, f"{{{XF}}}transformation", {f"{{{XF}}}id": xf.id})
+        ET.SubElement(el, f"{{{XF}}}{xf.kind}",
+                      {f"{{{XF}}}{k}": repr(float(v)) for k, v in xf.params.items()})  # fmt: skip
+    for m in strategy.matrices.values():
+        el = ET.SubElement(root, f"{{{XF}}}spectrumMatrix", {f"{{{XF}}}id": m.id})
+        for tag, names in (("fluorochromes", m.fluorochromes), ("detectors", m.detectors)):
+            holder = ET.SubElement(el, f"{{{XF}}}{tag}")
+            for name in names:
+                ET.SubElement(holder, f"{{{DT}}}fcs-dimension", {f"{{{DT}}}name": name})
+        for row in m.values:
+            spectrum = ET.SubElement(el, f"{{{XF}}}spectrum")
+            for value in row:
+                ET.SubElement(
+                    spectrum, f"{{{XF}}}coefficient", {f"{{{XF}}}value": repr(float(value))}
+                )
+    for gate in strategy.gates.values():
+        _gml_gate(root, gate, strategy, axes, ids)
+    ET.indent(root)
+    text = ET.tostring(root, encoding="unicode")
+    comment = f"<!-- {note.replace('--', '- -')} -->\n" if note else ""
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{comment}{text}\n'
+
+
+def _gml_ids(strategy: Strategy) -> dict[str, str]:
+    """Gate IDs valid in Gating-ML (XML names): Diva's population names with every other
+    character made ``_`` (``Rest of All Events`` -> ``Rest_of_All_Events``), kept unique."""
+    import re
+
+    out: dict[str, str] = {}
+    for gid in strategy.gates:
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", gid)
+        if not re.match(r"[A-Za-z_]", name):
+            name = f"_{name}"
+        while name in out.values():
+            name = f"{name}_"
+        out[gid] = name
+    return out
+
+
+def _gml_gate(root, gate: Gate, strategy: Strategy, axes, ids: dict[str, str]) -> None:
+    import xml.etree.ElementTree as ET
+
+    attrs = {f"{{{GML}}}id": ids[gate.id]}
+    if gate.parent is not None:
+        attrs[f"{{{GML}}}parent_id"] = ids[gate.parent]
+    if gate.kind == "boolean":
+        el = ET.SubElement(root, f"{{{GML}}}BooleanGate", attrs)
+        op = ET.SubElement(el, f"{{{GML}}}{gate.op}")
+        for ref, complement in gate.refs:
+            ref_attrs = {f"{{{GML}}}ref": ids[ref]}
+            if complement:
+                ref_attrs[f"{{{GML}}}use-as-complement"] = "true"
+            ET.SubElement(op, f"{{{GML}}}gateReference", ref_attrs)
+        return
+    tag = "RectangleGate" if gate.kind == "rectangle" else "PolygonGate"
+    el = ET.SubElement(root, f"{{{GML}}}{tag}", attrs)
+    dims = []
+    for dim in gate.dims:
+        t = strategy.transforms[dim.xform]
+        xf, div, off, beyond = axes[dim.xform]
+        d_attrs = {f"{{{GML}}}compensation-ref": dim.comp or "uncompensated"}
+        if gate.kind == "rectangle":
+            if t.kind == "diva_log":  # a range on a log axis: scale values, no transform
+                xf, lo, hi = None, *(None if b is None else 10.0**b for b in (dim.min, dim.max))
+            else:
+                lo, hi = ((None if b is None else (b - off) / div) for b in (dim.min, dim.max))
+            if lo is None and hi is None:
+                continue  # the whole axis: no bound at all
+            if lo is not None:
+                d_attrs[f"{{{GML}}}min"] = repr(float(lo))
+            if hi is not None:
+                d_attrs[f"{{{GML}}}max"] = repr(float(hi))
+        if xf is not None:
+            d_attrs[f"{{{GML}}}transformation-ref"] = xf.id
+        dims.append((d_attrs, dim.name))
+    if not dims:  # a rectangle over whole axes holds every event of its parent
+        first = gate.dims[0]
+        comp = first.comp or "uncompensated"
+        dims = [({f"{{{GML}}}compensation-ref": comp, f"{{{GML}}}min": "-inf"}, first.name)]
+    for d_attrs, name in dims:
+        d_el = ET.SubElement(el, f"{{{GML}}}dimension", d_attrs)
+        ET.SubElement(d_el, f"{{{DT}}}fcs-dimension", {f"{{{DT}}}name": name})
+    if gate.kind != "polygon":
+        return
+    for vertex in gate.vertices:
+        v_el = ET.SubElement(el, f"{{{GML}}}vertex")
+        for dim, c in zip(gate.dims, vertex, strict=True):
+            p = strategy.transforms[dim.xform].params
+            _, div, off, beyond = axes[dim.xform]
+            value = (c - off) / div
+            if c <= p["lo"]:
+                value -= beyond
+            elif c >= p["hi"]:
+                value += beyond
+            ET.SubElement(v_el, f"{{{GML}}}coordinate", {f"{{{DT}}}value": repr(float(value))})

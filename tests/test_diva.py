@@ -15,10 +15,10 @@ import pytest
 from conftest import shared_path
 from matplotlib.path import Path as MplPath
 
-from sortpcr.diva import apply_transform, biex_width, read_tube
+from sortpcr.diva import apply_transform, biex_width, read_tube, tube_gatingml
 from sortpcr.errors import GatingError, XMLSecurityError
 from sortpcr.fcs import read_fcs
-from sortpcr.gating import Transform, evaluate, load_strategy, require_gates
+from sortpcr.gating import Transform, evaluate, evaluate_flowkit, load_strategy, require_gates
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "resources" / "demo"))
@@ -264,6 +264,28 @@ def test_crafted_experiment_every_type(crafted) -> None:
     assert tube.recorded["P1"] == 11 and tube.recorded_total == 3000
 
 
+def _round_trip(xml: Path, fcs: Path, out: Path) -> None:
+    """The tube's gates written as Gating-ML gate the file as the Diva tube does, in our
+    engine and in FlowKit; the experiment's other content is not written."""
+    data = read_fcs(fcs)
+    diva = evaluate(load_strategy(xml), data)
+    text = tube_gatingml(load_strategy(xml), data, "written by a test")
+    assert "SECRET" not in text and "bdfacs" not in text
+    out.write_text(text, encoding="utf-8")
+    gml = load_strategy(out)
+    assert gml.kind == "gatingml" and gml.engine == "sortpcr"
+    ours, theirs = evaluate(gml, data), evaluate_flowkit(gml, data)
+    for gate, members in diva.memberships.items():
+        gid = gate.replace(" ", "_")  # Gating-ML IDs are XML names
+        assert np.array_equal(ours.memberships[gid], members), gate
+        assert np.array_equal(theirs.memberships[gid], members), gate
+
+
+def test_crafted_tube_as_gatingml(crafted, tmp_path: Path) -> None:
+    xml, fcs, _ = crafted
+    _round_trip(xml, fcs, tmp_path / "tube.xml")
+
+
 def test_tube_chosen_by_file_name(crafted, tmp_path: Path) -> None:
     xml, fcs, _ = crafted
     renamed = tmp_path / "CRAFTED.FCS"
@@ -334,6 +356,12 @@ def test_real_export_against_diva_counts() -> None:
     # the spillover from the XML's compensation coefficients is the file's SPILL (3e-5)
     spill = tube.strategy.matrices["diva-experiment"].values
     assert np.abs(spill - read_fcs(fcs).spill_matrix).max() < 5e-5
+
+
+@pytest.mark.shared
+def test_real_tube_as_gatingml(tmp_path: Path) -> None:
+    xml = shared_path("fcs", "diva", "PE_2.xml")
+    _round_trip(xml, shared_path("fcs", "diva", "124500.fcs"), tmp_path / "tube.xml")
 
 
 @pytest.mark.shared

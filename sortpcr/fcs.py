@@ -563,11 +563,12 @@ def _layout(ds: _DataSet, path: str) -> _Layout:
                 f"keyword $P{i}B",
             )
         b = int(b_text)
-        if datatype == "I" and b not in (8, 16, 32):
+        if datatype == "I" and b not in (8, 16, 24, 32):
+            what = "are not byte-aligned" if b % 8 else "are not supported"
             raise FCSError(
                 path,
-                f"{b}-bit integers (channel {i}) are not supported: only 8, 16 and 32-bit "
-                "integer data can be read without guessing the bit packing",
+                f"{b}-bit integers (channel {i}) {what}: only 8, 16, 24 (byte-aligned) and "
+                "32-bit integer data can be read without guessing the bit packing",
                 f"keyword $P{i}B",
             )
         if datatype == "F" and b != 32:
@@ -611,6 +612,19 @@ def _layout(ds: _DataSet, path: str) -> _Layout:
     )  # fmt: skip
 
 
+def _alignment_hint(layout: _Layout, length: int) -> str:
+    """For 24-bit integer data whose DATA length does not fit 3 bytes per value: say they
+    are not byte-aligned (e.g. packed in 32-bit words), which is not read."""
+    if layout.datatype != "I" or 24 not in layout.bits:
+        return ""
+    per_value = length / (layout.tot * layout.par)
+    return (
+        f"; 24-bit integers are read only byte-aligned (3 bytes each: DATA = $TOT x $PAR x 3 "
+        f"= {layout.tot * layout.par * 3} bytes), this segment has {per_value:.3g} bytes per "
+        "value: not byte-aligned"
+    )
+
+
 def _data_offsets(ds: _DataSet, layout: _Layout, raw_len: int, end_of_set: int, path: str):
     """Choose the DATA segment by the field-notes rule; return (start, notes) absolute."""
     need = layout.tot * sum(layout.bits) // 8
@@ -640,18 +654,33 @@ def _data_offsets(ds: _DataSet, layout: _Layout, raw_len: int, end_of_set: int, 
         (seg,) = unique
         if not fits(seg):
             b, e = seg
+            per_event = sum(layout.bits) // 8
+            if b + need > raw_len and e < raw_len:
+                # the declared segment is inside the file: the file is whole, the TEXT lies
+                held = (e - b + 1) / per_event
+                declares = "declares" if len(candidates) == 1 else "declare"
+                raise FCSError(
+                    path,
+                    f"the file is whole, its TEXT lies: DATA needs {need} bytes ($TOT "
+                    f"{layout.tot} x {per_event} bytes per event) from byte {b}, but the DATA "
+                    f"segment that {' and '.join(candidates)} {declares} ({b}-{e}: "
+                    f"{e - b + 1} bytes, {held:g} events) ends inside the file ({raw_len} "
+                    "bytes): $TOT, $PAR, a $PnB or the DATA offsets are wrong"
+                    + _alignment_hint(layout, e - b + 1),
+                    "DATA",
+                )
             if b + need > raw_len:
                 raise FCSError(
                     path,
                     f"file is truncated: DATA needs {need} bytes ($TOT {layout.tot} x "
-                    f"{sum(layout.bits) // 8} bytes per event) from byte {b}, the file has "
+                    f"{per_event} bytes per event) from byte {b}, the file has "
                     f"{raw_len} bytes",
                     "DATA",
                 )
             raise FCSError(
                 path,
                 f"DATA segment {b}-{e} ({e - b + 1} bytes) does not hold $TOT x sum($PnB)/8 = "
-                f"{need} bytes",
+                f"{need} bytes" + _alignment_hint(layout, e - b + 1),
                 f"DATA offsets ({' and '.join(candidates)})",
             )
         chosen = seg
@@ -734,6 +763,46 @@ def _clean_stream(
     return io.BytesIO(header + text + raw[start : start + need])
 
 
+def _integer_columns(raw: bytes, start: int, layout: _Layout, order: str) -> list[np.ndarray]:
+    """Unsigned integer DATA as one array per channel, read in byte order ``order``.
+
+    Widths of 8, 16 and 32 bits are numpy fields; 24-bit values (byte-aligned: 3 bytes
+    each, no padding) are assembled from their bytes into uint32.
+    """
+    if 24 not in layout.bits:
+        dtype = np.dtype([(f"c{i}", f"{order}u{b // 8}") for i, b in enumerate(layout.bits)])
+        events = np.frombuffer(raw, dtype=dtype, count=layout.tot, offset=start)
+        return [events[f"c{i}"] for i in range(layout.par)]
+    width = sum(layout.bits) // 8
+    rows = np.frombuffer(raw, dtype=np.uint8, count=layout.tot * width, offset=start)
+    rows = rows.reshape(layout.tot, width)
+    columns, offset = [], 0
+    for bits in layout.bits:
+        n = bits // 8
+        cells = rows[:, offset : offset + n].astype(np.uint32)
+        if order == ">":
+            cells = cells[:, ::-1]  # most significant byte first in the file
+        value = np.zeros(layout.tot, dtype=np.uint32)
+        for k in range(n):
+            value |= cells[:, k] << np.uint32(8 * k)
+        columns.append(value)
+        offset += n
+    return columns
+
+
+def _decode_byte_aligned(raw: bytes, start: int, layout: _Layout) -> np.ndarray:
+    """Integer DATA with 24-bit channels (which flowio does not read) as n x p float64,
+    flag bits above ``$PnR`` (rounded up to a power of two) masked, as flowio does."""
+    out = np.empty((layout.tot, layout.par), dtype=np.float64)
+    columns = _integer_columns(raw, start, layout, layout.order)
+    for i, (column, bits, r) in enumerate(
+        zip(columns, layout.bits, layout.range_ints, strict=True)
+    ):
+        shift = min(max(int(r) - 1, 0).bit_length(), bits)
+        out[:, i] = column & np.uint32((1 << shift) - 1) if shift < 32 else column
+    return out
+
+
 def _check_int_byte_order(raw: bytes, start: int, layout: _Layout, path: str) -> None:
     """Refuse integer DATA whose values fit ``$PnR`` only in the other byte order.
 
@@ -750,12 +819,11 @@ def _check_int_byte_order(raw: bytes, start: int, layout: _Layout, path: str) ->
         return  # single bytes: no byte order
 
     def n_over(order: str) -> int:
-        dtype = np.dtype([(f"c{i}", f"{order}u{b // 8}") for i, b in enumerate(layout.bits)])
-        events = np.frombuffer(raw, dtype=dtype, count=layout.tot, offset=start)
         count = 0
-        for i, (bits, r) in enumerate(zip(layout.bits, layout.range_ints, strict=True)):
+        columns = _integer_columns(raw, start, layout, order)
+        for column, bits, r in zip(columns, layout.bits, layout.range_ints, strict=True):
             shift = min(max(int(r) - 1, 0).bit_length(), bits)  # bound = 2**shift
-            count += int(np.count_nonzero(events[f"c{i}"] >> np.uint64(shift)))
+            count += int(np.count_nonzero(column >> np.uint64(shift)))
         return count
 
     declared = n_over(layout.order)
@@ -782,6 +850,8 @@ def _flowio_decode(raw: bytes, start: int, need: int, layout: _Layout, path: str
 
     if layout.datatype == "I":
         _check_int_byte_order(raw, start, layout, path)
+        if 24 in layout.bits:
+            return _decode_byte_aligned(raw, start, layout)
     stream = _clean_stream(raw, start, need, layout)
     try:
         with warnings.catch_warnings():

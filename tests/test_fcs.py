@@ -49,7 +49,10 @@ REAL_FILES = {
         outcome="refused", match="2 data sets",
         why="two data sets ($NEXTDATA): the caller must choose; both read below",
     ),
-    "cytoflow__Cytek_xP5.fcs": dict(outcome="refused", match="24-bit", why="24-bit integers"),
+    "cytoflow__Cytek_xP5.fcs": dict(
+        outcome="read", data_start=4096, events=23126, version="3.0", compensation="none",
+        why="24-bit big-endian integers, byte-aligned: DATA 4096-559119 = 23126 x 8 x 3 bytes",
+    ),
     "cytoflow__Partec_-_CyFlow_v2.9.fcs": dict(
         outcome="read", data_start=3022, events=72989, version="3.0", compensation="none",
         why="whitespace-padded $DATATYPE keyword (flowio alone fails); $ENDDATA off by one",
@@ -125,12 +128,16 @@ def _reference_read(path: Path, data_start: int, set_start: int = 0) -> tuple[np
         elif dtype_code == "D":
             fields.append(endian + "f8")
         else:
-            fields.append(endian + {8: "u1", 16: "u2", 32: "u4"}[bits])
+            fields.append(endian + {8: "u1", 16: "u2", 32: "u4"}[bits] if bits != 24 else "3u1")
     rec = np.dtype([(f"p{i}", f) for i, f in enumerate(fields)])
     data = np.frombuffer(raw, dtype=rec, count=tot, offset=data_start)
     out = np.empty((tot, par))
     timestep = _kw(text, d, "$TIMESTEP")
     for i in range(par):
+        if data[f"p{i}"].ndim == 2:  # 24-bit: three bytes per value, by Python's int
+            order = "little" if little else "big"
+            whole = [int.from_bytes(bytes(cell), order) for cell in data[f"p{i}"]]
+            data = {**{f"p{j}": data[f"p{j}"] for j in range(par)}, f"p{i}": np.array(whole)}
         col = data[f"p{i}"].astype(np.float64)
         rng = float(_kw(text, d, f"$P{i + 1}R"))
         if dtype_code == "I":
@@ -400,12 +407,12 @@ def test_not_fcs_empty_missing_and_zero_events(tmp_path: Path) -> None:
 
 def test_unsupported_encodings_are_refused(tmp_path: Path) -> None:
     ch24 = [Channel("FSC-H", bits=24, range=1024), Channel("SSC-H", bits=24, range=1024)]
-    blob = build_fcs(None, ch24, datatype="I", data_bytes=bytes(6 * 10), n_events=10)
-    with pytest.raises(FCSError, match="24-bit"):
+    blob = build_fcs(None, ch24, datatype="I", data_bytes=bytes(8 * 10), n_events=10)
+    with pytest.raises(FCSError, match="24-bit integers are read only byte-aligned"):
         read_fcs(_write(tmp_path, blob, "b24.fcs"))
     ch10 = [Channel("FSC-H", bits=10, range=1024), Channel("SSC-H", bits=10, range=1024)]
     blob = build_fcs(None, ch10, datatype="I", data_bytes=bytes(25), n_events=10)
-    with pytest.raises(FCSError, match="10-bit"):
+    with pytest.raises(FCSError, match="10-bit integers .channel 1. are not byte-aligned"):
         read_fcs(_write(tmp_path, blob, "b10.fcs"))
     blob = build_fcs(_events(), CH, byteord_text="3,4,1,2")
     with pytest.raises(FCSError, match="byte order"):
@@ -549,3 +556,65 @@ def test_marker_lookup_pns_then_pnn_then_alias(tmp_path: Path) -> None:
     with pytest.raises(FCSError, match="CD34") as info:
         resolve_markers(data, {"CD34": ["PE-A"]})
     assert "n.fcs" in str(info.value)
+
+
+# ------------------------------------------------------ 24-bit integers, $TOT lies (issue 13)
+
+
+def _pack24(values: list[list[int]], order: str) -> bytes:
+    """Hand-packed byte-aligned 24-bit integers: 3 bytes per value, event by event."""
+    return b"".join(int(v).to_bytes(3, order) for event in values for v in event)
+
+
+@pytest.mark.parametrize("order", ["little", "big"])
+def test_byte_aligned_24_bit_integers_are_read(order: str, tmp_path: Path) -> None:
+    values = [[1, 70000, 0], [16777215 & 0xFFFF, 2, 1023], [65536, 3, 512]]
+    channels = [
+        Channel("FSC-H", bits=24, range=262144),
+        Channel("SSC-H", bits=24, range=262144),
+        Channel("FL1-H", bits=24, range=1024, log_decades=4, log_zero=1),
+    ]
+    raw = build_fcs(
+        None, channels, datatype="I", byteorder=order, data_bytes=_pack24(values, order),
+        n_events=3,
+    )  # fmt: skip
+    path = tmp_path / "int24.fcs"
+    path.write_bytes(raw)
+    data = read_fcs(path)
+    expected = np.array(values, dtype=float)
+    expected[:, 2] = 10 ** (4 * expected[:, 2] / 1024)  # 4-decade log channel
+    np.testing.assert_allclose(data.uncompensated, expected, rtol=1e-12)
+
+
+def test_24_bit_integers_in_32_bit_words_are_refused_as_not_byte_aligned(tmp_path: Path) -> None:
+    channels = [Channel("FSC-H", bits=24, range=262144), Channel("SSC-H", bits=24, range=1024)]
+    words = b"".join(int(v).to_bytes(4, "little") for v in [1, 2, 3, 4, 5, 6])
+    raw = build_fcs(None, channels, datatype="I", data_bytes=words, n_events=3)
+    path = tmp_path / "packed.fcs"
+    path.write_bytes(raw)
+    with pytest.raises(FCSError) as info:
+        read_fcs(path)
+    message = str(info.value)
+    assert (
+        "24-bit integers are read only byte-aligned (3 bytes each: DATA = $TOT x $PAR x 3 = 18"
+        in message
+    )
+    assert "this segment has 4 bytes per value: not byte-aligned" in message
+
+
+def test_tot_larger_than_the_data_says_the_text_lies_not_truncated(tmp_path: Path) -> None:
+    events = np.arange(20, dtype=float).reshape(10, 2)
+    channels = [Channel("FSC-A"), Channel("SSC-A")]
+    raw = build_fcs(events, channels, keywords={"$TOT": "12"}, n_events=12)
+    path = tmp_path / "lies.fcs"
+    path.write_bytes(raw)
+    with pytest.raises(FCSError) as info:
+        read_fcs(path)
+    message = str(info.value)
+    assert "the file is whole, its TEXT lies: DATA needs 96 bytes ($TOT 12 x 8 bytes" in message
+    assert "80 bytes, 10 events) ends inside the file" in message
+    assert "truncated" not in message
+    cut = tmp_path / "cut.fcs"
+    cut.write_bytes(build_fcs(events, channels)[:-8])  # one event short: truly truncated
+    with pytest.raises(FCSError, match="file is truncated: DATA needs 80 bytes"):
+        read_fcs(cut)

@@ -146,9 +146,9 @@ def test_random_float_data_behind_a_valid_text_is_refused(tmp_path):
 
 #: (style, keyword, lying value of the same length, expected words)
 TEXT_LIES = [
-    ("diva", "$TOT", "2501", "truncated: DATA needs"),
+    ("diva", "$TOT", "2501", "whole, its TEXT lies: DATA needs"),
     ("diva", "$TOT", "2499", "does not hold"),
-    ("diva", "$TOT", "9999", "truncated: DATA needs"),
+    ("diva", "$TOT", "9999", "(968-80967: 80000 bytes, 2500 events)"),
     ("diva", "$TOT", "25x0", "$TOT"),
     ("diva", "$PAR", "7", "does not hold"),
     ("diva", "$PAR", "9", "cannot be split"),
@@ -169,11 +169,11 @@ TEXT_LIES = [
     ("diva", "$SPILLOVER", "inf".ljust(32), "does not start with a channel count"),
     ("diva", "$SPILLOVER", "2,FITC-A,PE-X,1.0,0.22,0.015,1.0", "names channel 'PE-X'"),
     ("diva", "$SPILLOVER", "2,FITC-A,PE-A,1.0,1.00,1.000,1.0", "singular"),
-    ("cellquest", "$TOT", "2600", "truncated: DATA needs"),
+    ("cellquest", "$TOT", "2600", "whole, its TEXT lies: DATA needs"),
     ("cellquest", "$TOT", "2400", "does not hold"),
-    ("cellquest", "$P2B", "32", "truncated: DATA needs"),
-    ("cellquest", "$P2B", "24", "24-bit integers"),
-    ("cellquest", "$P2B", "10", "10-bit integers"),
+    ("cellquest", "$P2B", "32", "a $PnB or the DATA offsets are wrong"),
+    ("cellquest", "$P2B", "24", "24-bit integers are read only byte-aligned"),
+    ("cellquest", "$P2B", "10", "10-bit integers (channel 2) are not byte-aligned"),
     ("cellquest", "$P3E", "4;0", "is not 'f1,f2'"),
     ("cellquest", "$P3E", "-40", "is not 'f1,f2'"),
     ("cellquest", "$P3E", "4,-", "is not 'f1,f2'"),

@@ -3,6 +3,7 @@
 import json
 import re
 import sys
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -10,6 +11,7 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)
 
 from sortpcr.errors import SheetError  # noqa: E402
+from sortpcr.provenance import code_version as hash_code  # noqa: E402
 from sortpcr.sheets import load as load_sheets  # noqa: E402
 
 try:
@@ -131,3 +133,20 @@ def final_outputs():
         *FIGURES,
         "results/provenance/inputs.tsv",
     ]
+
+
+def code_version(script):
+    """params value: hash of a step's script and the sortpcr modules it imports, so that an
+    upgrade (a changed module) reruns exactly the steps that run it, and what follows.
+    """
+    # without a local source (a remote module) the code is not tracked
+    try:
+        return hash_code(script, workflow.basedir)
+    except (OSError, SyntaxError) as error:
+        return f"unknown ({type(error).__name__})"
+
+
+def code_versions():
+    """params value of the provenance step: the code version of every step script."""
+    scripts = sorted(Path(workflow.basedir, "scripts").glob("*.py"))
+    return {f"scripts/{p.name}": code_version(f"scripts/{p.name}") for p in scripts}

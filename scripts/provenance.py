@@ -15,7 +15,7 @@ sm = snakemake  # noqa: F821
 def main(log):
     paths = [sm.input.samples, sm.input.units, sm.input.plates, *sm.input.raw]
     write_tsv(sm.output.inputs, input_table(list(dict.fromkeys(paths))))
-    write_tsv(sm.output.software, software_table())
+    write_tsv(sm.output.software, software_table(dict(getattr(sm.params, "code", {}))))
     write_text(sm.output.config, config_yaml(dict(sm.params.config)))
     log.info("hashed %d inputs", len(paths))
 

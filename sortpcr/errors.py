@@ -48,3 +48,9 @@ class QPCRFormatError(InputError):
 
 class XMLSecurityError(InputError):
     """An XML input declares entities (external or expanding); it is refused, never resolved."""
+
+
+class OutputError(InputError):
+    """A result file could not be written (disk full, quota, read-only or missing folder).
+
+    Not a problem of the inputs, but reported the same way: the file and the reason."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import math
 import numbers
@@ -12,6 +13,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sortpcr.errors import OutputError
 
 if TYPE_CHECKING:  # pandas is imported lazily by the functions that need it
     import pandas as pd
@@ -54,19 +57,37 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     The file gets the permissions of any file created here (0666 less the umask), not the
     owner-only 0600 of a temporary file, so that the lab's group can read the results.
+    A failure to write (disk full, quota, permissions: an :class:`OSError` while the file is
+    created, written or moved) becomes an :class:`OutputError` naming ``path`` and the
+    system's reason; nothing is left behind.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as error:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(error, OSError) and not isinstance(error, OutputError):
+            raise _output_error(path, error) from None
         raise
+
+
+def _output_error(path: Path, error: OSError) -> OutputError:
+    """An :class:`OutputError` for ``path`` with the system's reason (and a hint)."""
+    reason = error.strerror or str(error)
+    hint = {
+        errno.ENOSPC: "; free some space and rerun",
+        errno.EDQUOT: "; the disk quota is used up",
+        errno.EROFS: "; the file system is read-only",
+        errno.EACCES: "; check the folder's permissions",
+    }.get(error.errno or 0, "")
+    return OutputError(path, f"could not be written: {reason}{hint}")
 
 
 def write_text(path: str | Path, text: str) -> None:

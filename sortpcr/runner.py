@@ -15,6 +15,20 @@ from pathlib import Path
 from sortpcr.errors import InputError
 
 
+class _LogFile(logging.FileHandler):
+    """The rule's log file; a failed write (a full disk) is said once, in one line, instead
+    of logging's traceback per record."""
+
+    said = False
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        if not self.said:
+            self.said = True
+            error = sys.exc_info()[1]
+            reason = getattr(error, "strerror", None) or error
+            sys.stderr.write(f"sortpcr: log {self.baseFilename} could not be written: {reason}\n")
+
+
 def step_logger(log_path: str | Path | None, name: str) -> logging.Logger:
     """A logger writing to the rule's ``log:`` file (and to stderr for warnings)."""
     logger = logging.getLogger(f"sortpcr.{name}")
@@ -24,7 +38,7 @@ def step_logger(log_path: str | Path | None, name: str) -> logging.Logger:
     fmt = logging.Formatter("%(levelname)s %(message)s")
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(log_path, mode="w", encoding="utf-8")
+        handler = _LogFile(log_path, mode="w", encoding="utf-8")
         handler.setFormatter(fmt)
         logger.addHandler(handler)
     stderr = logging.StreamHandler(sys.stderr)
@@ -39,10 +53,22 @@ def run_step(
 ) -> None:
     """Run ``body(logger)``; an :class:`InputError` ends the job with its message and exit
     code 1 (Snakemake then removes the job's incomplete outputs)."""
-    logger = step_logger(log_path, name)
     try:
+        logger = step_logger(log_path, name)
         body(logger)
     except InputError as error:
-        logger.error(str(error))
-        sys.stderr.write(f"sortpcr {name}: {error}\n")
-        raise SystemExit(1) from None
+        _fail(name, str(error))
+    except OSError as error:  # e.g. a full disk outside the io helpers: which file, why
+        where = f"{error.filename}: " if error.filename else ""
+        _fail(name, f"{where}{error.strerror or error}")
+
+
+def _fail(name: str, message: str) -> None:
+    """End the job with ``message`` on stderr and in the log (if it can still be written),
+    exit code 1 (Snakemake then removes the job's incomplete outputs)."""
+    sys.stderr.write(f"sortpcr {name}: {message}\n")
+    try:
+        logging.getLogger(f"sortpcr.{name}").error(message)
+    except OSError:
+        pass
+    raise SystemExit(1) from None

@@ -86,3 +86,69 @@ def test_outputs_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "t.tsv").stat().st_mode & 0o777 == 0o640
+
+
+# ------------------------------------------------------------- a full disk (issue 13, item 4)
+
+
+def full_disk(*args, **kwargs):
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_names_the_output_and_the_reason(tmp_path, monkeypatch):
+    from sortpcr.errors import OutputError
+    from sortpcr.io import write_text, write_with
+
+    target = tmp_path / "results" / "figure.png"
+    with pytest.raises(OutputError) as info:
+        write_with(target, full_disk)  # e.g. matplotlib's savefig on a full disk
+    assert str(info.value) == (
+        f"{target}: could not be written: No space left on device; free some space and rerun"
+    )
+    assert list(target.parent.iterdir()) == []  # no temporary file left behind
+    monkeypatch.setattr("os.replace", full_disk)
+    with pytest.raises(OutputError, match="table.tsv: could not be written: No space left"):
+        write_text(tmp_path / "table.tsv", "x")
+
+
+@pytest.mark.parametrize("where", ["helper", "elsewhere"])
+def test_every_step_reports_a_failed_write_without_a_traceback(where, tmp_path, capsys):
+    import errno
+
+    from sortpcr.io import write_with
+    from sortpcr.runner import run_step
+
+    target = tmp_path / "out" / "calls.tsv"
+
+    def body(log):
+        log.info("working")
+        if where == "helper":
+            write_with(target, full_disk)
+        else:  # a write that does not go through the io helpers
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    with pytest.raises(SystemExit) as info:
+        run_step("classify", tmp_path / "logs" / "classify.log", body)
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert f"sortpcr classify: {target}" in err
+    assert "No space left on device" in err
+    assert "Traceback" not in err
+    assert "No space left on device" in (tmp_path / "logs" / "classify.log").read_text()
+
+
+def test_a_log_that_cannot_be_written_is_said_once(tmp_path, capsys, monkeypatch):
+    from sortpcr.runner import step_logger
+
+    log = step_logger(tmp_path / "step.log", "step")
+    monkeypatch.setattr(log.handlers[0], "emit", lambda record: log.handlers[0].handleError(record))
+    try:
+        full_disk()
+    except OSError:
+        log.warning("one")
+        log.warning("two")
+    err = capsys.readouterr().err
+    assert err.count("could not be written: No space left on device") == 1
+    assert "Traceback" not in err

@@ -359,3 +359,94 @@ def test_pairing_missing_flow_rows():
     pairs = pd.DataFrame(pair_patient("P01", units_for(["E1"]), quantities, empty_flow))
     assert set(pairs.flow_status) == {"not_evaluable"}
     assert "no flow result" in pairs.flow_reason.iloc[0]
+
+
+# --- several reference genes --------------------------------------------------------------
+
+REFS3 = {"qpcr": {"reference_genes": ["GUS", "ABL1", "B2M"]}}
+
+
+def three_reference_cohort(shift_b2m=4.0):
+    """One patient: GUS and ABL1 equal in both fractions, B2M `shift_b2m` x higher in
+    CD34pos; MDR1 0.08 in both fractions (raw quantities)."""
+    rows = []
+    for fraction, b2m in (("pos", 0.2 * shift_b2m), ("neg", 0.2)):
+        sample = f"P01{fraction}"
+        rows += [
+            qrow("E1", "GUS", sample, 0.1, 0.03),
+            qrow("E1", "ABL1", sample, 0.05, 0.03),
+            qrow("E1", "B2M", sample, b2m, 0.03),
+            qrow("E1", "MDR1", sample, 0.08, 0.03),
+        ]
+    return {"E1": rows}
+
+
+def test_geometric_mean_of_three_references_and_a_shifted_one_is_flagged():
+    table = run(three_reference_cohort(4.0), settings=REFS3)
+    pos = one(table[table.kind == "expression"], "CD34pos", "MDR1", "E1")
+    neg = one(table[table.kind == "expression"], "CD34neg", "MDR1", "E1")
+    # CD34pos reference = (0.1 x 0.05 x 0.8)^(1/3) = 0.158740; CD34neg (0.1 x 0.05 x 0.2)^(1/3)
+    # = 0.1; MDR1 0.08 / 0.158740 = 0.503968 and 0.8
+    assert pos.gus_quantity == pytest.approx(0.004 ** (1 / 3))
+    assert pos.value == pytest.approx(0.08 / 0.004 ** (1 / 3))
+    assert neg.value == pytest.approx(0.8)
+    assert pos.reference_genes == "GUS;ABL1;B2M"
+    # SE: target 0.03 and the mean of three independent 0.03s: sqrt(0.03^2 + 3 x 0.01^2)
+    assert pos.log10_se == pytest.approx(math.sqrt(0.0009 + 0.0003))
+    # each reference's share of the mean, per fraction: B2M 0.8 / 0.158740 = 5.0397 in
+    # CD34pos, 2.0 in CD34neg: 2.52x apart > 2 -> every row flagged
+    ref = table[(table.kind == "reference") & (table.plate == "E1")].set_index(["fraction", "gene"])
+    assert ref.loc[("CD34pos", "B2M"), "value"] == pytest.approx(0.8 / 0.004 ** (1 / 3))
+    assert ref.loc[("CD34neg", "B2M"), "value"] == pytest.approx(2.0)
+    assert ref.loc[("CD34neg", "GUS"), "value"] == pytest.approx(1.0)
+    assert all("reference_disagreement" in f for f in table["flags"])
+    assert "B2M 2.52x" in pos.reason
+    # a 1.5x shift stays under the 2-fold default; the limit is configurable
+    calm = run(three_reference_cohort(1.5), settings=REFS3)
+    assert not any("reference_disagreement" in f for f in calm["flags"])
+    strict = {"qpcr": {**REFS3["qpcr"], "reference_max_disagreement": 1.2}}
+    assert all("reference_disagreement" in f for f in run(three_reference_cohort(1.5),
+                                                          settings=strict)["flags"])  # fmt: skip
+
+
+def test_a_reference_gene_missing_on_the_plate_or_no_reference_is_not_evaluable():
+    data = three_reference_cohort()
+    data["E1"] = [r for r in data["E1"] if r["target"] != "ABL1"]
+    table = run(data, settings=REFS3)
+    row = one(table, "CD34pos", "MDR1", "E1")
+    assert row.status == "not_evaluable" and math.isnan(row.value)
+    assert "reference gene(s) ABL1 not measured on this plate" in row.reason
+    only_target = {"E1": [r for r in data["E1"] if r["target"] == "MDR1"]}
+    row = one(run(only_target), "CD34neg", "MDR1", "E1")
+    assert row.status == "not_evaluable" and math.isnan(row.value)
+    assert "no reference gene (GUS) measured for this sample" in row.reason
+
+
+def test_old_reference_gene_setting_still_works():
+    settings = NormaliseSettings.from_config({"qpcr": {"reference_gene": "ABL1"}})
+    assert settings.reference_genes == ("ABL1",) and settings.reference_gene == "ABL1"
+    both = NormaliseSettings.from_config({"qpcr": {"reference_genes": ["GUS", "B2M"]}})
+    assert both.reference_genes == ("GUS", "B2M")
+
+
+def test_genorm_m_and_pairwise_v_by_hand():
+    from sortpcr.normalise import genorm_m, pairwise_v
+
+    # log2 levels over 3 samples: a = 0, 1, 2; b = 0, 1, 3; c = 1, 1, 1
+    # a - b = 0, 0, -1: SD sqrt(((1/3)^2 x 2 + (2/3)^2) / 2) = sqrt(1/3) = 0.577350
+    # a - c = -1, 0, 1: SD 1;  b - c = -1, 0, 2: mean 1/3, SD sqrt((16/9 + 1/9 + 25/9)/2) =
+    # sqrt(7/3) = 1.527525
+    # M_a = (0.577350 + 1) / 2 = 0.788675; M_b = (0.577350 + 1.527525) / 2 = 1.052438;
+    # M_c = (1 + 1.527525) / 2 = 1.263763
+    levels = {"a": [0.0, 1.0, 2.0], "b": [0.0, 1.0, 3.0], "c": [1.0, 1.0, 1.0]}
+    m = genorm_m(levels)
+    assert m["a"] == pytest.approx(0.788675, abs=1e-6)
+    assert m["b"] == pytest.approx(1.052438, abs=1e-6)
+    assert m["c"] == pytest.approx(1.263763, abs=1e-6)
+    # V2/3 with order a, b, c: NF2 = (a + b)/2 = 0, 1, 2.5; NF3 = (a + b + c)/3 = 1/3, 1, 2
+    # NF2 - NF3 = -1/3, 0, 1/2: mean 1/18, SD sqrt(((7/18)^2 + (1/18)^2 + (8/18)^2)/2) =
+    # sqrt(114/324/2) = 0.419435
+    (v23,) = pairwise_v(levels, sorted(m, key=m.get))
+    assert v23 == pytest.approx(0.419435, abs=1e-6)
+    with pytest.raises(ValueError, match="two reference genes"):
+        genorm_m({"a": [0.0, 1.0]})

@@ -223,3 +223,37 @@ def test_real_exports_same_curves_from_rows_and_dataframe(name):
     frame_curves, frame_log = fit_curves(read_plate(path, "REAL", None, SETTINGS), SETTINGS)
     assert repr(curves) == repr(frame_curves)  # bit for bit, NaN included
     assert log == frame_log
+
+
+def test_low_copy_standards_get_a_poisson_widened_tolerance():
+    # issue 13: 15 copies: Poisson SD of one well 1 / (ln 2 x sqrt 15) = 0.372502 cycles;
+    # tolerance sqrt(1 + (2 sqrt 2 x 0.372502)^2) = sqrt(1 + 1.110063) = 1.452606 cycles.
+    # Triplicate 33.0, 33.3, 34.3: 34.3 is 1.15 from the median 33.15 of the others: kept
+    # at 15 copies (1.15 < 1.45); excluded at 1500 copies (the tolerance stays 1.0).
+    from sortpcr.qpcr.replicates import poisson_ct_sd, tolerance
+
+    assert poisson_ct_sd(15) == pytest.approx(0.372502, abs=1e-6)
+    assert tolerance(SETTINGS, "standard", "copies", 15.0) == pytest.approx(1.452606, abs=1e-6)
+    assert tolerance(SETTINGS, "standard", "copies", 100.0) == 1.0  # from 100 copies up
+    assert tolerance(SETTINGS, "standard", "relative", 0.001) == 1.0
+    assert tolerance(SETTINGS, "unknown", "copies", 15.0) == 1.0
+    top = [1e5] * 3 + [1e4] * 3 + [1e3] * 3
+    for low, kept in ((15.0, 12), (1500.0, 11)):
+        q = top + [low] * 3
+        ct = [38.0 - 3.4 * math.log10(v) for v in top] + [33.0, 33.3, 34.3]
+        curves, log = fit_curves(standards("TEL-AML1", q, ct, "copies"), SETTINGS)
+        assert curves[0]["points"] == kept, low
+    assert any("34.30" in line and "outlier" in line for line in log)
+
+
+def test_limits_of_quantification_and_detection():
+    # duplicates at 1, 0.1, 0.01, 0.001; at 0.001 one well undetermined (no LOD there);
+    # at 0.01 the two wells differ by 1.6 cycles (discordant: one dropped) -> LOD 0.01,
+    # LOQ 0.1 (the lowest level with every well used)
+    q = [1.0, 1.0, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    ct = [20.0, 20.1, 23.3, 23.4, 26.6, 28.2, 30.0, math.nan]
+    row = curve_table(standards("BCL2", q, ct))[0].iloc[0]
+    assert (row.lod, row.lod_ct) == (0.01, 28.2)
+    assert (row.loq, row.loq_ct) == (0.1, 23.4)
+    assert row.ct_top == 20.0
+    assert row.range_low == 0.001  # levels with a used well still enter the fit

@@ -210,6 +210,104 @@ def test_bad_ntc_policy_is_refused():
         run(plate(("S1", [26.6])), ntc_policy="ignore")
 
 
+def test_implausible_ct_is_not_used_and_an_ntc_artefact_does_not_invalidate():
+    # issue 13: a baseline artefact of Ct 1.35 in a sample well and 1.4 in the NTC
+    wells = plate(("S1", [1.35, 26.6, 26.8]), ntc=(("GUS", 1.4),))
+    artefact = wells.loc[wells["ct"] == 1.35, "well"].item()
+    q, qc, log = run(wells)
+    r = q.loc["S1"]
+    assert r.status == "ok" and r.n_used == 2 and r.ct_mean == pytest.approx(26.7)
+    assert r["flags"] == f"implausible_ct:{artefact}"
+    assert qc.set_index("well").loc[artefact].exclusion.startswith("implausible Ct 1.35 < 5")
+    assert any(artefact in line and "implausible" in line for line in log)
+    # a real NTC amplification (Ct 35) still invalidates; the floor is configurable
+    assert run(plate(("S1", [26.6, 26.8]), ntc=(("GUS", 35.0),)))[0].loc["S1"].status == (
+        "not_evaluable"
+    )
+    q, _, _ = run(wells, ct_min=1.0)
+    assert q.loc["S1"].status == "not_evaluable" and "NTC amplified" in q.loc["S1"].reason
+
+
+def test_all_standards_censored_gives_not_evaluable_with_the_reason():
+    wells = plate(("S1", [26.6, 26.8]))
+    wells.loc[wells["role"] == "standard", "ct"] = [3.0, 2.0, 1.5, 1.2]  # all implausible
+    q, _, _ = run(wells)
+    r = q.loc["S1"]
+    assert r.status == "not_evaluable" and math.isnan(r.quantity)
+    assert "standard curve failed: 0 standard wells with a Ct" in r.reason
+
+
+def test_two_plates_together_give_the_same_as_each_alone():
+    # issue 13: the same sample name and standard levels on two plates, P2 1.5 cycles later.
+    # Keyed without the plate, the four S1 wells formed one group and 26.6 was an "outlier".
+    p1 = plate(("S1", [26.6, 26.7]))
+    p2 = plate(("S1", [28.0, 28.1]))
+    p2["plate"] = "P2"
+    p2.loc[p2["role"] == "standard", "ct"] += 1.5
+    both = pd.concat([p1, p2], ignore_index=True)
+    q_both, qc_both, _ = run(both)
+    alone = pd.concat([run(p1)[0], run(p2)[0]])
+    pd.testing.assert_frame_equal(q_both.reset_index(), alone.reset_index(), check_like=True)
+    assert qc_both["used"].sum() == 2 * (4 + 2)
+    curves_both = pd.DataFrame(fit_curves(both, SETTINGS)[0])
+    curves_alone = pd.DataFrame(fit_curves(p1, SETTINGS)[0] + fit_curves(p2, SETTINGS)[0])
+    pd.testing.assert_frame_equal(curves_both, curves_alone)
+
+
+def test_a_sample_at_the_top_standards_ct_is_in_range():
+    # issue 13: standards 29.9, 26.8, 23.5, 20.0 (residuals -0.1, +0.1, +0.1, -0.1): the fit
+    # is still slope -3.3, intercept 30.0, and puts Ct 20.0 at x0 = 10/3.3 = 3.0303, a hair
+    # above log10 1000. Judged on the standards' Ct span (top well 20.0, tolerance 0 cycles),
+    # a sample at 20.0 is in range; one at 19.9 is above it.
+    wells = plate(("TOP", [20.0, 20.0]), ("HIGHER", [19.9, 19.9]))
+    wells.loc[wells["role"] == "standard", "ct"] = [29.9, 26.8, 23.5, 20.0]
+    q, _, _ = run(wells)
+    assert q.loc["TOP"].status == "ok"
+    assert q.loc["TOP"].log10_quantity == pytest.approx(10 / 3.3)
+    assert q.loc["HIGHER"].status == "above_range"
+    assert "top standard's Ct 20.00" in q.loc["HIGHER"].reason
+    q, _, _ = run(wells, range_ct_tolerance=0.2)  # a stated tolerance widens the span
+    assert q.loc["HIGHER"].status == "ok"
+
+
+def test_below_the_loq_is_a_bound_and_undetected_is_bounded_by_the_lod():
+    # standards in duplicate; the lowest level (1) has one undetermined well: LOD and LOQ
+    # are the next level, 10 (Ct 26.6/26.7). A sample at Ct 27.5 is detected but below the
+    # LOQ: "< 10", no number. An undetected sample: "< 10" from the LOD.
+    wells = plate(("LOW", [27.5, 27.6]), ("NONE", [NA, NA]), std=False)
+    extra = plate(std=True, ntc=())
+    extra = pd.concat([extra, extra], ignore_index=True)
+    extra["well"] = [f"S{i:02d}" for i in range(len(extra))]
+    extra.loc[extra["ct"] == 26.6, "ct"] = [26.6, 26.7]
+    extra.loc[extra.index[4], "ct"] = NA  # one well of quantity 1
+    wells = pd.concat([extra, wells], ignore_index=True)
+    curves, _ = fit_curves(wells, SETTINGS)
+    (curve,) = curves
+    assert (curve["lod"], curve["loq"], curve["loq_ct"]) == (10.0, 10.0, 26.7)
+    assert curve["range_low"] == 1.0  # the level still has a used well for the fit
+    q, _, _ = run(wells)
+    low, none = q.loc["LOW"], q.loc["NONE"]
+    assert (low.status, low.censor, low.bound) == ("below_range", "<", 10.0)
+    assert math.isnan(low.quantity) and low.log10_budget == ""
+    assert (none.status, none.censor, none.bound) == ("undetected", "<", 10.0)
+
+
+def test_quantities_carry_a_budget_and_df():
+    # duplicates 26.6, 26.8 on the hand-worked curve (4 single standards, s^2 = 0.02, 2 df):
+    # the pool is the one pair (s_p^2 = 0.02, 1 df); x0 = 1, xbar 1.5, Sxx 5
+    # rep 0.141421/sqrt(2)/-3.3, level -0.141421/2/-3.3, slope -(1 - 1.5)/-3.3 x 0.141421/sqrt(5)
+    # df: sources rep (0.01/10.89, 1 df) and curve ((0.005 + 0.001)/10.89, 2 df)
+    #     = 0.016^2 / (0.01^2 / 1 + 0.006^2 / 2) = 2.2456
+    from sortpcr.uncertainty import from_text
+
+    q, _, _ = run(plate(("S1", [26.6, 26.8])))
+    budget = from_text(q.loc["S1"].log10_budget)
+    assert set(budget) == {"rep/P1/GUS#S1", "curve/P1/GUS#level", "curve/P1/GUS#slope"}
+    assert budget["rep/P1/GUS#S1"] == (pytest.approx(-0.1 / 3.3, rel=1e-5), 1.0)
+    assert budget["curve/P1/GUS#slope"][0] == pytest.approx(-0.5 / 3.3 * math.sqrt(0.004), rel=1e-5)
+    assert q.loc["S1"].df == pytest.approx(0.016**2 / (0.01**2 + 0.006**2 / 2), rel=1e-5)
+
+
 def test_rows_read_back_from_tsv_give_the_same_tables(tmp_path):
     """What the pipeline does between jobs: wells.tsv and curves.tsv as dict rows give the
     same rows, bit for bit, as the DataFrame; wells_qc keys are the script's column list."""

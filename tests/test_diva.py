@@ -167,6 +167,12 @@ def _experiment(region_type: str = "POLYGON_REGION") -> str:
             _region(region_type, "FITC-A", "PE-A", TRIANGLE),
             _axis("x", True, True, 200) + _axis("y", True, True, 200),
         ),  # fmt: skip
+        _gate(
+            "All Events\\P1\\P7", "Region_Classifier", 44, "All Events\\P1",
+            _region("RECTANGLE_REGION", "FITC-A", "PE-A",
+                    [(0.0, 3000.0), (2500.0, 3000.0), (2500.0, 1500.0), (0.0, 1500.0)]),
+            _axis("x", True, True, 200) + _axis("y", True, True, 300),
+        ),  # fmt: skip
         _gate("All Events\\Rest of All Events", "RestOf_Classifier", 0, "All Events"),
         _gate(
             "All Events\\P5",
@@ -256,6 +262,9 @@ def test_crafted_experiment_every_type(crafted) -> None:
     assert np.array_equal(quads.sum(axis=0), p1.astype(int))  # off-scale events included
     inside = MplPath(TRIANGLE).contains_points(np.column_stack([x200, _channels(pe, 200)]))
     assert np.array_equal(m["P3"], p1 & inside)
+    # a biex rectangle from the axis' left edge: the events drawn on that edge are in
+    p7 = p1 & (x200 < 2500) & (y300 >= 1500) & (y300 < 3000)
+    assert np.array_equal(m["P7"], p7) and (p7 & (fitc < -1e5)).any()
     assert np.array_equal(m["Rest of All Events"], ~p1)
     assert np.array_equal(m["P5"], m["P2"] & m["P3"])
     assert np.array_equal(m["P6"], ~p1)

@@ -654,3 +654,53 @@ def test_bad_claims_file_names_file_and_claim(tmp_path, text, message):
     with pytest.raises(ClaimsError, match=message) as error:
         load_claims(path)
     assert str(path) in str(error.value)
+
+
+def figure_texts(figure):
+    """Every text drawn on a figure (titles, tick labels, annotations)."""
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in figure.findobj(Text) if t.get_text()]
+
+
+def test_cohort_figures_draw_bounds_words_and_readable_log_axes(tmp_path):
+    from matplotlib.lines import Line2D
+
+    from sortpcr.plots.cohort import cohort_figure, log2_text, save_figure
+
+    calls = censored_calls()
+    calls["cd34pos_log10_se"] = 0.05
+    calls["cd34neg_log10_se"] = 0.05
+    calls.loc[calls.patient == "P04", "log2_fold"] = -0.04  # rounds to 0.0, not -0.0
+    groups = groups_table({p: "CD34pos_only" for p in calls.patient})
+    groups["group_flag"] = ["*", "", "", "", "", "", ""]
+    figure = cohort_figure("figure1_BCP", calls, pd.DataFrame(), ["MDR1"], 2.0, groups)
+    markers = [line.get_marker() for line in figure.findobj(Line2D) if line.get_xydata().size]
+    assert "v" in markers  # P06 CD34pos, P07 CD34pos below the standards: at most
+    texts = figure_texts(figure)
+    assert any(t.endswith("\u22658.0\u00d7") for t in texts)  # P05: fold >= 8
+    ax = figure.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    visible = [float(t) for t in labels if ax.get_ylim()[0] <= float(t) <= ax.get_ylim()[1]]
+    assert len(visible) >= 4 and all("10^" not in t and "$" not in t for t in labels)
+
+    heat = cohort_figure("heatmap_log2_fold", calls, pd.DataFrame(), ["MDR1"], 2.0, groups)
+    texts = figure_texts(heat)
+    assert "resistance group" in texts
+    assert "higher in CD34+ blasts only*" in texts and "higher in CD34+ blasts only" in texts
+    assert not any("-0.0" in t or "+0.0" in t for t in texts)
+    assert "0.0 =" in texts and "\u2265+3.0 +" in texts  # P04; P05's bound
+    assert log2_text(-0.04) == "0.0" and log2_text(0.04) == "0.0" and log2_text(-1.26) == "-1.3"
+
+    fusion = pd.DataFrame(
+        [{"patient": "P01", "gene": "TEL-AML1", "fraction": f, "value": v, "log10_se": 0.05,
+          "eac_class": "quantifiable", "higher": "CD34pos", "fold": 85.0 / 32.0}
+         for f, v in (("CD34pos", 85.0), ("CD34neg", 32.0))]
+    )  # fmt: skip
+    fig = cohort_figure("fusion_TEL-AML1", calls, fusion, ["MDR1"])
+    assert "CD34+ higher\n2.7\u00d7" in figure_texts(fig)
+    assert not any("CD34pos" in t for t in figure_texts(fig))
+    path = tmp_path / "heat.svg"
+    save_figure(heat, path)
+    svg = path.read_text()
+    assert "<text" in svg and "resistance group" in svg  # editable text, not glyph paths

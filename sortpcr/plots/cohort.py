@@ -3,19 +3,27 @@ log2 folds, and TEL-AML1 normalised copy numbers per fraction.
 
 * Expression figure (one per lineage): a panel per gene; per patient the CD34+ value (filled
   red circle) and the CD34- value (open blue square) in arbitrary units relative to IM-9 on a
-  log scale, error bars = +-1 SE (value x 10^+-SE of the log10 value). Above each patient the
-  call: "+" CD34+ >= 2-fold higher, "-" CD34- >= 2-fold higher, "=" no difference, "n.e."
-  not evaluable, with the fold; a "?" marks a call whose confidence interval crosses a
-  threshold.
+  log scale, error bars = +-1 SE (value x 10^+-SE of the log10 value). A value that is a
+  bound (``cd34pos_censor``/``cd34neg_censor`` ``<`` below the lowest standard or
+  undetected, ``>`` above the top standard) is drawn as a triangle at the bound pointing to
+  where the true value lies, without error bar. Above each patient the call: "+" CD34+
+  >= 2-fold higher, "-" CD34- >= 2-fold higher, "=" no difference, "n.e." not evaluable,
+  with the fold ("≥" when the fold is a bound); a "?" marks a call whose confidence
+  interval crosses a threshold.
 * Heat map: patients (rows, grouped by lineage) x genes; colour = log2(CD34+/CD34-), red =
   higher in CD34+, blue = higher in CD34-, white = equal; the dashed colour-bar ticks at
-  +-log2(threshold) mark the call boundary; the cell text gives the log2 fold and the call.
+  +-log2(threshold) mark the call boundary; the cell text gives the log2 fold and the call;
+  a hatched cell with "≥"/"≤" holds a bound (the fold is at least / at most that).
+  The right-hand column, under its header, gives each patient's resistance group in words
+  (a ``*`` when it rests on a flagged call).
 * Fusion figure: per TEL-AML1 patient, NCN (copies per 100 GUS copies) in each fraction with
-  +-1 SE bars and the EAC class when not quantifiable.
+  +-1 SE bars, the EAC class when not quantifiable, and which fraction is higher by how much.
 
-Figures are built on :class:`matplotlib.figure.Figure` (no pyplot state) and written
-deterministically: PNG without ``Software`` metadata, SVG without ``Date`` and with a fixed
-``svg.hashsalt``, so reruns are byte-identical.
+Log axes carry labelled ticks at 1, 2 and 5 per decade (1 and 3 over more than 2.5
+decades), as plain numbers, so a value can be read off. Figures are built on
+:class:`matplotlib.figure.Figure` (no pyplot state) and written deterministically: PNG
+without ``Software`` metadata, SVG with text as editable text (``svg.fonttype: none``),
+without ``Date`` and with a fixed ``svg.hashsalt``, so reruns are byte-identical.
 """
 
 from __future__ import annotations
@@ -40,6 +48,17 @@ CALL_SYMBOL = {
     "no_difference": "=",
     "not_evaluable": "n.e.",
 }
+#: Resistance groups in words (the same words as the journal-style Table 2).
+GROUP_WORDS = {
+    "CD34pos_only": "higher in CD34+ blasts only",
+    "CD34neg_only": "higher in CD34− blasts only",
+    "both": "higher in CD34+ and in CD34− blasts (different genes)",
+    "none": "no difference between CD34+ and CD34− blasts",
+    "excluded": "excluded (quality control failed)",
+}
+FRACTION_WORDS = {"CD34pos": "CD34+", "CD34neg": "CD34−"}
+#: Marker of a bound: the triangle points to where the true value lies.
+BOUND_MARKER = {"<": "v", ">": "^"}
 PANEL_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 #: Above this many patients on an axis the per-patient labels (calls, folds, cell text) are
 #: left out, as they would overlap, and every k-th patient is named; the cohort tables hold
@@ -81,11 +100,44 @@ def _error(value: float, se: float) -> tuple[float, float]:
     return value - value / 10**se, value * 10**se - value
 
 
+def _censor(row: Any, column: str) -> str:
+    """``"<"``/``">"``/``""`` from a censor column (absent column: not censored)."""
+    text = str(row.get(column, "") or "").strip()
+    return text if text in ("<", ">") else ""
+
+
+def _plain_number(value: float, _pos: Any = None) -> str:
+    """A tick label as a plain number (0.05, 2, 1000), never 10^x."""
+    if not (math.isfinite(value) and value > 0):
+        return ""
+    return f"{value:.10g}" if value >= 1e-4 else f"{value:.0e}"
+
+
+def log_ticks(ax: Any, axis: str = "y") -> None:
+    """Labelled ticks on a log axis: 1, 2, 5 per decade up to 2.5 decades, 1 and 3 up to 5,
+    every decade above; labels as plain numbers."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    low, high = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    decades = math.log10(high / low) if low > 0 and high > low else 1.0
+    subs = (1.0, 2.0, 5.0) if decades <= 2.5 else (1.0, 3.0) if decades <= 5 else (1.0,)
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_locator(LogLocator(base=10, subs=subs))
+    target.set_major_formatter(FuncFormatter(_plain_number))
+    target.set_minor_locator(LogLocator(base=10, subs=tuple(range(1, 10))))
+    target.set_minor_formatter(NullFormatter())
+
+
 def _fold_text(row: Any) -> str:
     fold = cell_float(row.get("fold"))
+    censor = _censor(row, "fold_censor")
     if math.isfinite(fold) and fold > 0:
         magnitude = fold if fold >= 1 else 1.0 / fold
-        return f"{magnitude:.1f}\u00d7"
+        # a bound that decides the direction: the true fold is at least this far from 1
+        decides = (censor == ">" and fold > 1) or (censor == "<" and fold < 1)
+        if censor and not decides:
+            return ""
+        return ("\u2265" if censor else "") + f"{magnitude:.1f}\u00d7"
     low, high = cell_float(row.get("fold_low")), cell_float(row.get("fold_high"))
     if math.isfinite(low):
         return f"\u2265{low:.1f}\u00d7"
@@ -132,9 +184,16 @@ def expression_figure(
             ("cd34neg", 0.13, {"marker": "s", "color": NEG_COLOUR, "mfc": "white"}),
         ):
             xs, ys, lows, highs = [], [], [], []
+            bounds: dict[str, tuple[list[float], list[float]]] = {"<": ([], []), ">": ([], [])}
             for _, row in rows.iterrows():
                 value = cell_float(row.get(column))
                 if not (math.isfinite(value) and value > 0):
+                    continue
+                censor = _censor(row, f"{column}_censor")
+                if censor:  # a bound: a triangle at it, pointing to the true value
+                    bounds[censor][0].append(x_of[str(row["patient"])] + dx)
+                    bounds[censor][1].append(value)
+                    values.append(value)
                     continue
                 low, high = _error(value, cell_float(row.get(f"{column}_log10_se")))
                 xs.append(x_of[str(row["patient"])] + dx)
@@ -145,11 +204,17 @@ def expression_figure(
                 ax.errorbar(xs, ys, yerr=[lows, highs], linestyle="none",
                             markersize=2.5 if dense else 5, capsize=0 if dense else 2,
                             elinewidth=0.5 if dense else 0.8, **style)  # fmt: skip
+            for censor, (bx, by) in bounds.items():
+                if bx:
+                    ax.plot(bx, by, linestyle="none", marker=BOUND_MARKER[censor],
+                            color=style["color"], mfc="white", markersize=3 if dense else 6,
+                            markeredgewidth=1.2)  # fmt: skip
             values += ys
         ax.set_yscale("log")
         if values:
             top, bottom = max(values), min(values)
             ax.set_ylim(bottom / 3.0, top * 12.0)
+        log_ticks(ax)
         for _, row in [] if dense else rows.iterrows():
             x = x_of[str(row["patient"])]
             call = str(row.get("call", ""))
@@ -185,8 +250,12 @@ def expression_figure(
         Line2D([], [], marker="o", color=POS_COLOUR, linestyle="none", label="CD34+ (±1 SE)"),
         Line2D([], [], marker="s", color=NEG_COLOUR, mfc="white", linestyle="none",
                label="CD34− (±1 SE)"),
+        Line2D([], [], marker="v", color=GREY, mfc="white", linestyle="none",
+               label="bound: true value below"),
+        Line2D([], [], marker="^", color=GREY, mfc="white", linestyle="none",
+               label="bound: true value above"),
     ]  # fmt: skip
-    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(
         title
         or (
@@ -202,7 +271,7 @@ def expression_figure(
         x=0.01,
         ha="left",
     )
-    _margins(fig, 0.75, 0.2, head, foot, hspace=gap / panel, wspace=0.22)
+    _margins(fig, 0.75, 0.2, head, foot, hspace=gap / panel, wspace=0.32)
     return fig
 
 
@@ -213,10 +282,12 @@ def heatmap_figure(
     groups: pd.DataFrame | None = None,
     lineage_order: Sequence[str] = ("BCP", "T"),
 ) -> Figure:
-    """Patient x gene heat map of log2(CD34+/CD34-) with the calls written in the cells."""
+    """Patient x gene heat map of log2(CD34+/CD34-) with the calls written in the cells and
+    the resistance groups in words beside them."""
     import numpy as np
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
     lineages = [x for x in lineage_order if x in set(calls["lineage"].astype(str))]
     lineages += sorted(set(calls["lineage"].astype(str)) - set(lineages))
@@ -225,6 +296,7 @@ def heatmap_figure(
         members = sorted(calls.loc[calls["lineage"].astype(str) == lineage, "patient"].unique())
         ordered += [(str(p), lineage) for p in members]
     matrix = np.full((len(ordered), len(genes)), np.nan)
+    censored = np.zeros((len(ordered), len(genes)), dtype=bool)
     text = [["" for _ in genes] for _ in ordered]
     lookup = {(str(r["patient"]), str(r["gene"])): r for _, r in calls.iterrows()}
     for i, (patient, _lineage) in enumerate(ordered):
@@ -234,16 +306,30 @@ def heatmap_figure(
                 text[i][j] = "n.m."
                 continue
             value = cell_float(row.get("log2_fold"))
+            fold = cell_float(row.get("fold"))
+            censor = _censor(row, "fold_censor")
+            if censor and not math.isfinite(value) and math.isfinite(fold) and fold > 0:
+                value = math.log2(fold)
             call = str(row.get("call", ""))
             symbol = CALL_SYMBOL.get(call, "?") + ("?" if _crosses(row) else "")
             if math.isfinite(value):
                 matrix[i, j] = value
-                text[i][j] = f"{value:+.1f} {symbol}"
+                censored[i, j] = bool(censor)
+                bound = {"<": "\u2264", ">": "\u2265"}.get(censor, "")
+                text[i][j] = f"{bound}{log2_text(value)} {symbol}"
             else:
                 text[i][j] = symbol
     limit = max(3.0, float(np.nanmax(np.abs(matrix))) if np.isfinite(matrix).any() else 3.0)
     dense = len(ordered) > MAX_LABELLED
-    fig = Figure(figsize=(2.2 + 1.15 * len(genes) + (1.6 if groups is not None else 0),
+    group_of: dict[str, str] = {}
+    if groups is not None and len(groups):
+        for _, r in groups.iterrows():
+            flag = str(r.get("group_flag", "") or "").strip()
+            words = GROUP_WORDS.get(str(r["group"]), str(r["group"]))
+            group_of[str(r["patient"])] = words + ("*" if flag == "*" else "")
+    show_groups = bool(group_of) and not dense
+    group_inches = _text_inches(list(group_of.values()), 7) + 0.15 if show_groups else 0.0
+    fig = Figure(figsize=(2.2 + 1.15 * len(genes) + group_inches,
                           min(1.4 + 0.34 * max(len(ordered), 1), MAX_INCHES)))  # fmt: skip
     ax = fig.subplots()
     masked = np.ma.masked_invalid(matrix)
@@ -255,12 +341,17 @@ def heatmap_figure(
         aspect="auto",
         interpolation="nearest",
     )
+    for i, j in zip(*np.nonzero(censored), strict=True):  # bounds: hatched cells
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
+                               edgecolor="#555555", linewidth=0))  # fmt: skip
     for i in range(0 if dense else len(ordered)):
         for j in range(len(genes)):
             value = matrix[i, j]
             dark = math.isfinite(value) and abs(value) > 0.6 * limit
+            box = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85}
             ax.text(j, i, text[i][j], ha="center", va="center", fontsize=7,
-                    color="white" if dark else "black")  # fmt: skip
+                    color="white" if dark and not censored[i, j] else "black",
+                    bbox=box if censored[i, j] else None)  # fmt: skip
     ax.set_xticks(range(len(genes)))
     ax.set_xticklabels(list(genes), fontsize=9)
     ax.xaxis.tick_top()
@@ -270,25 +361,41 @@ def heatmap_figure(
     for i in range(1, len(ordered)):
         if ordered[i][1] != ordered[i - 1][1]:
             ax.axhline(i - 0.5, color="black", linewidth=1.2)
-    if groups is not None and len(groups) and not dense:
-        group_of = {str(r["patient"]): str(r["group"]) for _, r in groups.iterrows()}
+    if show_groups:
+        ax.annotate("resistance group", xy=(1.02, -0.5), xycoords=("axes fraction", "data"),
+                    xytext=(0, 4), textcoords="offset points", va="bottom", fontsize=8,
+                    fontweight="bold")  # fmt: skip
         for i, (patient, _lineage) in enumerate(ordered):
             ax.annotate(group_of.get(patient, ""), xy=(1.02, i), xycoords=("axes fraction",
                         "data"), va="center", fontsize=7)  # fmt: skip
-    bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02 if groups is None else 0.2)
+    left = 0.25 + _text_inches(row_labels, 8)
+    gap = group_inches + 0.15 if show_groups else 0.15
+    _margins(fig, left, gap + 0.2 + 0.75, 1.0, 0.15)  # right: groups, colour bar, its labels
+    width = fig.get_figwidth()
+    box = ax.get_position()
+    cax = fig.add_axes((box.x1 + gap / width, box.y0, 0.2 / width, box.height))
+    bar = fig.colorbar(image, cax=cax)
     bar.set_label("log2(CD34+ / CD34\u2212)", fontsize=8)
     cut = math.log2(threshold)
     for level in (-cut, cut):
         bar.ax.axhline(level, color="black", linestyle="--", linewidth=0.8)
     bar.ax.tick_params(labelsize=7)
-    ax.set_title(
-        f"log2 fold per patient and gene (\u00b1{cut:g} = {threshold:g}-fold; "
-        "n.e. not evaluable; ? CI crosses a threshold)",
+    fig.suptitle(
+        "log2(CD34+ / CD34\u2212) per patient and gene\n"
+        f"\u00b1{cut:g} = {threshold:g}-fold;  n.e. not evaluable;  ? CI crosses a threshold;  "
+        "hatched \u2265 / \u2264: a bound (at least / at most)",
         fontsize=9,
-        pad=22,
+        x=0.01,
+        ha="left",
     )
-    _margins(fig, 0.25 + _text_inches(row_labels, 8), 0.8, 0.85, 0.15)  # right: colour bar
     return fig
+
+
+def log2_text(value: float) -> str:
+    """A log2 fold with sign and one decimal; one that rounds to zero is "0.0", never
+    "-0.0" or "+0.0"."""
+    text = f"{value:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text
 
 
 def _diverging_cmap():
@@ -342,23 +449,40 @@ def fusion_figure(fusion: pd.DataFrame, gene: str = "TEL-AML1") -> Figure:
                         markersize=3 if dense else 6)  # fmt: skip
         values += ys
     if not dense:
-        higher = {str(r["patient"]): str(r.get("higher", "")) for _, r in part.iterrows()}
+        labels = {str(r["patient"]): fusion_label(r) for _, r in part.iterrows()}
         for patient, x in x_of.items():
-            ax.annotate(f"higher: {higher[patient]}", xy=(x, 1.0), xycoords=("data",
+            ax.annotate(labels[patient], xy=(x, 1.0), xycoords=("data",
                         "axes fraction"), xytext=(0, -4), textcoords="offset points",
                         ha="center", va="top", fontsize=7)  # fmt: skip
     ax.set_yscale("log")
     if values:
         ax.set_ylim(min(values) / 4.0, max(values) * 6.0)
+    log_ticks(ax)
     ax.set_xticks(positions)
     ax.set_xticklabels(names, rotation=90 if len(patients) > 12 else 0, fontsize=8)
     ax.set_xlim(-0.6, len(patients) - 0.4)
     ax.set_ylabel(f"{gene} copies per 100 GUS copies (NCN)", fontsize=8)
-    ax.set_title(f"{gene} per fraction (red circle CD34+, blue square CD34\u2212)", fontsize=9)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set_title(f"{gene} per fraction (red circle CD34+, blue square CD34\u2212; \u00b11 SE)",
+                 fontsize=9)  # fmt: skip
     ax.grid(axis="y", color="#e0e0e0", linewidth=0.6)
     ax.set_axisbelow(True)
     _margins(fig, 0.75, 0.15, 0.35, 0.25 + ticks)
     return fig
+
+
+def fusion_label(row: Any) -> str:
+    """Which fraction has the higher fusion NCN, and by how much: "CD34+ higher\n2.0\u00d7"
+    (fold = CD34+ / CD34-, given as a magnitude >= 1); the EAC wording otherwise."""
+    higher = str(row.get("higher", "") or "")
+    fold = cell_float(row.get("fold"))
+    words = FRACTION_WORDS.get(higher)
+    if words is None:
+        return higher.replace("_", " ") if higher else "not compared"
+    if math.isfinite(fold) and fold > 0:
+        magnitude = fold if fold >= 1 else 1.0 / fold
+        return f"{words} higher\n{magnitude:.1f}\u00d7"
+    return f"{words} higher"
 
 
 def figure_names(
@@ -406,7 +530,7 @@ def save_figure(fig: Figure, path: str | Path) -> None:
     metadata = {"Software": None} if suffix == "png" else {"Date": None} if suffix == "svg" else {}
 
     def writer(tmp: Path) -> None:
-        with matplotlib.rc_context({"svg.hashsalt": "sortpcr", "svg.fonttype": "path"}):
+        with matplotlib.rc_context({"svg.hashsalt": "sortpcr", "svg.fonttype": "none"}):
             fig.savefig(tmp, format=suffix, dpi=150, metadata=metadata)
 
     write_with(path, writer)

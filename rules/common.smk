@@ -97,7 +97,12 @@ def raw_files(inputs):
 def units_of(patient):
     """units.tsv rows of one patient (params: a changed row reruns only that patient)."""
     columns = ["patient", "fraction", "plate", "qpcr_sample", "sorted_fcs_label"]
-    return [{c: row[c] for c in columns} for row in SHEETS.patient_units(patient)]
+    rows = [{c: row[c] for c in columns} for row in SHEETS.patient_units(patient)]
+    for row, unit in zip(rows, SHEETS.patient_units(patient)):
+        cdna = unit.get("cdna")  # optional cDNA preparation (RT variation)
+        if isinstance(cdna, str) and cdna:
+            row["cdna"] = cdna
+    return rows
 
 
 def patient_plates(name):

@@ -33,7 +33,10 @@ minus the mean of the reference genes' budgets, plus RT variation: one component
 fraction, cDNA preparation and gene (targets and references alike) with SD
 ``rt_sd_log2 x log10(2)`` (``qpcr.rt_sd_log2``, default 0: the study had no RT replicates).
 The preparation is units.tsv's optional ``cdna`` column (default: one preparation per
-fraction, so plates of one cDNA share that component). ``log10_se`` = root of the budget's
+fraction, so plates of one cDNA share that component). When that column names two or more
+preparations and ``rt_sd_log2`` is 0, the RT SD is estimated from the patient's own
+preparations (:func:`estimate_rt_sd`, method of moments, its df carried into the budgets)
+and reported in the ``rt_sd_log2`` column and the reason. ``log10_se`` = root of the budget's
 variance, ``df`` by Welch-Satterthwaite; the budget is serialised in ``log10_budget`` so that
 classify can subtract the two fractions' budgets (a shared curve cancels).
 
@@ -55,7 +58,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sortpcr.io import Rows, as_records, cell_float, cell_text, group_rows
@@ -102,6 +105,7 @@ EXTRA_COLUMNS: list[str] = [
     "i2",
     "het_q",
     "log10_budget",
+    "rt_sd_log2",
 ]
 
 #: Statuses whose value may be used as a number (expression and fusion).
@@ -131,6 +135,7 @@ class NormaliseSettings:
     fusion_scale: float = 100.0
     use_out_of_range: bool = True
     rt_sd_log2: float = 0.0
+    rt_df: float = math.inf
     reference_max_disagreement: float = 2.0
     fractions: tuple[str, ...] = field(default=("CD34pos", "CD34neg"))
 
@@ -214,12 +219,52 @@ def quantity_budget(row: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
 
 
 def rt_component(
-    patient: str, fraction: str, prep: str, gene: str, rt_sd_log2: float
+    patient: str, fraction: str, prep: str, gene: str, rt_sd_log2: float, df: float = math.inf
 ) -> dict[str, tuple[float, float]]:
-    """RT variation of one gene in one cDNA preparation (SD ``rt_sd_log2`` in log2 units)."""
+    """RT variation of one gene in one cDNA preparation (SD ``rt_sd_log2`` in log2 units;
+    ``df`` inf when configured, that of the estimate when estimated from the data)."""
     if not rt_sd_log2 > 0:
         return {}
-    return component(f"rt/{patient}/{fraction}/{prep}/{gene}", "rt", rt_sd_log2 * LOG10_2, math.inf)
+    return component(f"rt/{patient}/{fraction}/{prep}/{gene}", "rt", rt_sd_log2 * LOG10_2, df)
+
+
+def estimate_rt_sd(
+    per_plate: list[dict[str, Any]], preps: Mapping[tuple[str, str], str], n_refs: int
+) -> tuple[float, int]:
+    """RT SD (log2) and its df from one patient's cDNA preparations, by the method of moments.
+
+    ``per_plate``: expression rows computed without RT; ``preps``: (fraction, plate) -> cDNA
+    preparation. For every fraction x gene measured in P >= 2 preparations, ``y_p`` = mean
+    log10 value of preparation p and ``v_p`` its measurement variance (mean budget variance
+    over its plates / their number); ``E[sum (y_p - ybar)^2] = (P - 1)/P sum v_p + (P - 1)
+    sigma_b^2``. Pooled over groups: ``sigma_b^2 = max(0, sum (SS - (P-1)/P sum v) / sum
+    (P - 1))``. ``sigma_b^2 = (1 + 1/m) sigma_RT^2`` (the target's RT plus the mean of m
+    references'), so ``sigma_RT = sqrt(sigma_b^2 / (1 + 1/m)) / log10(2)`` log2 units.
+    Returns ``(nan, 0)`` when no group has two preparations.
+    """
+    groups: dict[tuple[str, str], dict[str, list[tuple[float, float]]]] = {}
+    for row in per_plate:
+        if row["kind"] != "expression" or row["status"] not in USABLE or row["censor"]:
+            continue
+        prep = preps.get((str(row["fraction"]), str(row["plate"])), "")
+        var = variance(from_text(row["log10_budget"]))
+        groups.setdefault((row["fraction"], row["gene"]), {}).setdefault(prep, []).append(
+            (row["log10_value"], var)
+        )
+    excess, df = 0.0, 0
+    for by_prep in groups.values():
+        if len(by_prep) < 2:
+            continue
+        ys = [sum(y for y, _ in vals) / len(vals) for vals in by_prep.values()]
+        vs = [sum(v for _, v in vals) / len(vals) ** 2 for vals in by_prep.values()]
+        n = len(ys)
+        mean = sum(ys) / n
+        excess += sum((y - mean) ** 2 for y in ys) - (n - 1) / n * sum(vs)
+        df += n - 1
+    if df == 0:
+        return math.nan, 0
+    sigma_b2 = max(0.0, excess / df)
+    return math.sqrt(sigma_b2 / (1.0 + 1.0 / max(n_refs, 1))) / LOG10_2, df
 
 
 def _range_flags(role: str, row: Mapping[str, Any]) -> list[str]:
@@ -347,10 +392,12 @@ def _normalise_one(
         nothing for a bound), RT of target and references, minus the references' mean."""
         terms = [
             (1.0, own),
-            (1.0, rt_component(patient, fraction, prep, gene, settings.rt_sd_log2)),
+            (1.0, rt_component(patient, fraction, prep, gene, settings.rt_sd_log2, settings.rt_df)),
         ]
         for ref in refs:
-            ref_rt = rt_component(patient, fraction, prep, str(ref["target"]), settings.rt_sd_log2)
+            ref_rt = rt_component(
+                patient, fraction, prep, str(ref["target"]), settings.rt_sd_log2, settings.rt_df
+            )
             terms += [(-1.0 / len(refs), quantity_budget(ref)), (-1.0 / len(refs), ref_rt)]
         return combine(terms)
 
@@ -462,6 +509,7 @@ def _combine(rows: list[dict[str, Any]]) -> dict[str, Any]:
         i2=math.nan,
         het_q=math.nan,
         log10_budget="",
+        rt_sd_log2=first.get("rt_sd_log2", math.nan),
     )
     for key in ("flow_status", "flow_reason", "presort_status", "presort_reason"):
         out[key] = first[key]
@@ -610,17 +658,35 @@ def normalise_patient(
         settings = NormaliseSettings()
     elif not isinstance(settings, NormaliseSettings):
         settings = NormaliseSettings.from_config(settings)
-    by_sample = group_rows(as_records(pairs), ("fraction", "plate"))
-    per_plate: list[dict[str, Any]] = []
-    reference: list[dict[str, Any]] = []
-    for key in sorted(by_sample):
-        rows = by_sample[key]
-        refs, problems = _references(rows, settings)
-        reference += _reference_rows(key, refs, problems)
-        for row in rows:
-            if str(row["target"]) in {*settings.reference_genes, ""}:
-                continue
-            per_plate.append(_normalise_one(row, refs, problems, settings))
+    records = as_records(pairs)
+    by_sample = group_rows(records, ("fraction", "plate"))
+    preps = {(str(r["fraction"]), str(r["plate"])): cell_text(r.get("cdna")) for r in records}
+    rt_note = f"rt_sd_log2 {settings.rt_sd_log2:g} (configured)"
+
+    def per_plate_rows(use: NormaliseSettings) -> tuple[list[dict], list[dict]]:
+        per_plate: list[dict[str, Any]] = []
+        reference: list[dict[str, Any]] = []
+        for key in sorted(by_sample):
+            rows = by_sample[key]
+            refs, problems = _references(rows, use)
+            reference += _reference_rows(key, refs, problems)
+            for row in rows:
+                if str(row["target"]) in {*use.reference_genes, ""}:
+                    continue
+                per_plate.append(_normalise_one(row, refs, problems, use))
+        return per_plate, reference
+
+    per_plate, reference = per_plate_rows(settings)
+    if not settings.rt_sd_log2 > 0 and len({p for p in preps.values() if p}) >= 2:
+        sd, df = estimate_rt_sd(per_plate, preps, len(settings.reference_genes))
+        if df > 0:
+            settings = replace(settings, rt_sd_log2=sd, rt_df=float(df))
+            per_plate, reference = per_plate_rows(settings)
+            rt_note = f"rt_sd_log2 {sd:.3g} estimated from the cDNA preparations ({df} df)"
+    for row in per_plate:
+        row["rt_sd_log2"] = settings.rt_sd_log2
+        if settings.rt_df < math.inf and row["log10_budget"]:
+            row["reason"] = "; ".join(p for p in (row["reason"], rt_note) if p)
     by_gene = group_rows(per_plate, ("fraction", "gene", "unit"))
     combined = [_combine(by_gene[key]) for key in sorted(by_gene)]
     ref_groups = group_rows(reference, ("fraction", "gene", "unit"))

@@ -450,3 +450,40 @@ def test_genorm_m_and_pairwise_v_by_hand():
     assert v23 == pytest.approx(0.419435, abs=1e-6)
     with pytest.raises(ValueError, match="two reference genes"):
         genorm_m({"a": [0.0, 1.0]})
+
+
+def test_rt_sd_estimated_from_two_cdna_preparations_by_hand():
+    # MDR1 / GUS of each fraction from two cDNA preparations on two plates, no measurement
+    # error (SE 0): CD34pos log10 -1.05 and -0.95, CD34neg -0.45 and -0.35.
+    # SS per fraction 2 x 0.05^2 = 0.005 (1 df each) -> sigma_b^2 = 0.01 / 2 = 0.005
+    # = (1 + 1/1) sigma_RT^2 -> sigma_RT = 0.05 log10 = 0.05 / log10(2) = 0.166096 log2 (2 df)
+    quantities, units = {}, []
+    for plate, prep, shift in (("A", "c1", -0.05), ("B", "c2", 0.05)):
+        quantities[plate] = pd.DataFrame(
+            [
+                qrow(plate, "MDR1", "P01pos", 10 ** (-2.0 + shift), 0.0),
+                qrow(plate, "GUS", "P01pos", 0.1, 0.0),
+                qrow(plate, "MDR1", "P01neg", 10 ** (-1.4 + shift), 0.0),
+                qrow(plate, "GUS", "P01neg", 0.1, 0.0),
+            ]
+        )
+        for fraction in ("CD34pos", "CD34neg"):
+            units.append({"patient": "P01", "fraction": fraction, "sorted_fcs": "x.fcs",
+                          "plate": plate, "cdna": prep,
+                          "qpcr_sample": f"P01{fraction[4:]}"})  # fmt: skip
+    pairs = pair_patient("P01", pd.DataFrame(units), quantities, flow_rows())
+    table = pd.DataFrame(normalise_patient(pairs))
+    row = one(table, "CD34pos", "MDR1", "A")
+    assert row.rt_sd_log2 == pytest.approx(0.05 / math.log10(2))
+    # the ratio's RT: target and GUS, 0.05 log10 each -> SE sqrt(2) x 0.05, 2 df
+    assert row.log10_se == pytest.approx(math.sqrt(2) * 0.05)
+    assert row.df == pytest.approx(4.0)  # two sources of 2 df: 0.005^2 / (2 x 0.0025^2 / 2)
+    assert "estimated from the cDNA preparations (2 df)" in row.reason
+    combined = one(table, "CD34pos", "MDR1", "combined")
+    assert combined.log10_value == pytest.approx(-1.0)
+    # two independent preparations halve the RT variance: 4 x (0.5 x 0.05)^2 = 0.0025
+    assert combined.log10_se == pytest.approx(0.05) and combined.tau2 == pytest.approx(0.0)
+    # one preparation only: nothing to estimate, nothing added
+    single = pd.DataFrame(normalise_patient(pair_patient(
+        "P01", pd.DataFrame(units).assign(cdna="c1"), quantities, flow_rows())))  # fmt: skip
+    assert one(single, "CD34pos", "MDR1", "A").rt_sd_log2 == 0.0

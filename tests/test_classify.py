@@ -314,6 +314,41 @@ def test_fusion_comparison_and_low_gus():
     assert fusion.set_index("fraction").loc["CD34neg", "eac_class"] == "inevaluable"
 
 
+def test_positive_not_quantifiable_fusion_has_no_number_and_no_fold():
+    # EAC: TEL-AML1 in CD34neg amplified below the lowest plasmid standard (LOQ 10 copies):
+    # no value, no fold; CD34pos 20 per 100 GUS copies lies above the CD34neg bound
+    # 10 / 25000 x 100 = 0.04, so CD34pos is higher without any number for CD34neg
+    rows = [
+        qrow("GUS", "P01_CD34pos", 30000.0, 0.03, unit="copies", plate="F1"),
+        qrow("TEL-AML1", "P01_CD34pos", 6000.0, 0.04, unit="copies", plate="F1"),
+        qrow("GUS", "P01_CD34neg", 25000.0, 0.03, unit="copies", plate="F1"),
+        dict(qrow("TEL-AML1", "P01_CD34neg", 1.0, 0.0, "below_range", "copies", "F1"),
+             quantity=NAN, log10_quantity=NAN, log10_quantity_se=NAN, bound=10.0, censor="<"),
+    ]  # fmt: skip
+    units = pd.DataFrame(
+        [{"patient": "P01", "fraction": f, "sorted_fcs": "x", "plate": "F1",
+          "qpcr_sample": f"P01_{f}"} for f in ("CD34pos", "CD34neg")]
+    )  # fmt: skip
+    pairs = pair_patient("P01", units, {"F1": pd.DataFrame(rows)}, flow_rows("P01"))
+    fusion = classify_frames(normalise_patient(pairs), "BCP").fusion.set_index("fraction")
+    neg = fusion.loc["CD34neg"]
+    assert neg.eac_class == "positive_not_quantifiable"
+    assert math.isnan(neg.value) and neg.detection_limit == pytest.approx(0.04)
+    assert math.isnan(neg.fold) and set(fusion["higher"]) == {"CD34pos"}
+    assert "positive, not quantifiable" in neg.reason
+
+
+def test_group_flag_and_footnote_for_an_interval_crossing_a_threshold():
+    # BCL2 fold 2.0 with SE 0.05 (interval 1.60-2.51) crosses 2: the group is starred
+    table = simple({"BCL2": (0.4, 0.2), "MDR1": (1, 1), "LRP": (1, 1), "BCRP": (1, 1)})
+    group = classify_frames(table, "BCP").group.iloc[0]
+    assert (group.group, group.group_flag) == ("CD34pos_only", "*")
+    assert group.footnote == "BCL2: 95% interval 1.6-2.51 crosses a threshold"
+    clear = simple({"BCL2": (0.8, 0.2), "MDR1": (1, 1), "LRP": (1, 1), "BCRP": (1, 1)})
+    group = classify_frames(clear, "BCP").group.iloc[0]
+    assert (group.group, group.group_flag, group.footnote) == ("CD34pos_only", "", "")
+
+
 def test_settings_validation():
     with pytest.raises(ValueError, match="fold_threshold"):
         ClassifySettings.from_config({"classification": {"fold_threshold": 1.0}})

@@ -678,7 +678,7 @@ def test_rdml_standard_with_infinite_quantity_has_no_quantity(tmp_path):
     samples = '<sample id="S1"><type>std</type><quantity><value>inf</value></quantity></sample>'
     reacts = '<react id="1"><sample id="S1"/><data><tar id="GUS"/><cq>20</cq></data></react>'
     doc = rdml_zip({"run.xml": rdml_document(reacts, samples)})
-    qpcr_error(tmp_path, doc, "no positive Starting Quantity", name="q.rdml")
+    qpcr_error(tmp_path, doc, "<sample id='S1'> has no positive <quantity><value>", name="q.rdml")
 
 
 @pytest.mark.parametrize(

@@ -559,3 +559,97 @@ def test_rdml_sample_in_more_reacts_than_the_replicate_count_stops_the_plate(tmp
     path.write_bytes(rdml_zip({"run.xml": rdml_document(reacts, samples)}))
     with pytest.raises(QPCRFormatError, match="sample 'S1' has 4 wells for target GUS"):
         read_plate(path, "P", "rdml", SETTINGS)
+
+
+# --------------------------------------------------- readers as real exports show them
+
+
+CFX_NO_TARGET = (
+    "Well,Fluor,Content,Sample,C(t)\n"
+    "A01,FAM,Std-01,,22.10\n"
+    "A02,FAM,Std-02,,25.45\n"
+    "A03,FAM,Unkn-03,P01pos,27.30\n"
+    "A04,FAM,Unkn-03,P01pos,27.41\n"
+    "A05,FAM,NTC,,N/A\n"
+)
+
+
+def test_plate_map_supplies_the_target_column_a_cfx_export_lacks(tmp_path):
+    export = write(tmp_path, "cfx.csv", CFX_NO_TARGET)
+    with pytest.raises(QPCRFormatError, match="missing column\\(s\\) 'Target' in the header"):
+        read_plate(export, "P", None, SETTINGS)  # no plate map: the old message
+    layout = write(
+        tmp_path,
+        "map.tsv",
+        "well\ttarget\tquantity\nA01\tGUS\t1\nA02\tGUS\t0.1\nA03\tBCL-2\t\nA04\tBCL-2\t\n"
+        "A05\tGUS\t\n",
+    )
+    t = read_plate(export, "P", None, SETTINGS, layout=layout)
+    assert list(t["target"]) == ["GUS", "GUS", "BCL2", "BCL2", "GUS"]
+    assert list(t["role"]) == ["standard", "standard", "unknown", "unknown", "ntc"]
+    assert list(t["quantity"][:2]) == [1.0, 0.1]
+    assert t["ct"].iloc[2] == pytest.approx(27.30)
+    assert list(t["replicate_group"][:4]) == ["GUS|std|1", "GUS|std|0.1", "BCL2|P01pos"] * 1 + [
+        "BCL2|P01pos"
+    ]
+
+
+def test_plate_map_that_misses_a_well_of_the_absent_column_names_it(tmp_path):
+    export = write(tmp_path, "cfx.csv", CFX_NO_TARGET)
+    layout = write(tmp_path, "map.tsv", "well\ttarget\tquantity\nA01\tGUS\t1\nA02\tGUS\t0.1\n")
+    with pytest.raises(QPCRFormatError) as err:
+        read_plate(export, "P", None, SETTINGS, layout=layout)
+    assert "line 4, well A03: the unknown well has no target or no sample" in str(err.value)
+    assert "the export has no 'Target' column and the plate map gives none" in str(err.value)
+
+
+def rdml_plate(tmp_path, samples: str, reacts: str, name: str = "run.rdml") -> Path:
+    from tests.fuzzkit import rdml_document, rdml_zip
+
+    path = tmp_path / name
+    path.write_bytes(rdml_zip({"run.xml": rdml_document(reacts, samples)}))
+    return path
+
+
+RDML_COPY_STANDARDS = (
+    "".join(
+        f'<sample id="STD{q}"><type>std</type><quantity><value>{q}</value><unit>cop</unit>'
+        "</quantity></sample>"
+        for q in (100000, 10000, 1000)
+    )
+    + '<sample id="P01pos"><type>unkn</type></sample>'
+)
+RDML_REACTS = "".join(
+    f'<react id="{i}"><sample id="{s}"/><data><tar id="GUS"/><cq>{ct}</cq></data></react>'
+    for i, (s, ct) in enumerate(
+        [("STD100000", 20.1), ("STD10000", 23.5), ("STD1000", 26.9), ("P01pos", 24.0)], start=1
+    )
+)
+
+
+def test_rdml_copy_unit_makes_the_plate_copies(tmp_path):
+    path = rdml_plate(tmp_path, RDML_COPY_STANDARDS, RDML_REACTS)
+    t = read_plate(path, "P", "rdml", SETTINGS)  # GUS alone: would be `relative`
+    assert set(t["unit"]) == {"copies"}
+    assert read_plate(path, "P", "rdml", dict(SETTINGS, unit="copies"))["unit"].iloc[0] == "copies"
+    with pytest.raises(QPCRFormatError) as err:
+        read_plate(path, "P", "rdml", dict(SETTINGS, unit="relative"))
+    assert str(err.value) == (
+        f"{path}: experiment 'exp', run 'run', react 1: plates.tsv gives this plate the unit "
+        "'relative', but its standards' <quantity><unit> is 'cop' (copies); correct one of them"
+    )
+
+
+def test_rdml_standard_without_quantity_names_the_rdml_element(tmp_path):
+    samples = '<sample id="STD-A"><type>std</type></sample>'
+    reacts = '<react id="1"><sample id="STD-A"/><data><tar id="GUS"/><cq>20</cq></data></react>'
+    path = rdml_plate(tmp_path, samples, reacts)
+    with pytest.raises(QPCRFormatError) as err:
+        read_plate(path, "P", "rdml", SETTINGS)
+    message = str(err.value)
+    assert message == (
+        f"{path}: experiment 'exp', run 'run', react 1: standard <sample id='STD-A'> has no "
+        "positive <quantity><value> for target 'GUS' (nor does the react's <data><quantity>); "
+        "give it in the RDML file or in the plate layout's 'quantity' column"
+    )
+    assert "Starting Quantity (SQ)" not in message

@@ -329,7 +329,7 @@ def _format_from_header(path: Path, header: Sequence[str]) -> str:
     names = {_norm_header(h) for h in header}
     if "identifier" in names and "type" in names:
         return "icycler"
-    if "content" in names and "target" in names:
+    if "content" in names and ({"target", "sample"} & names):  # Target may be a plate map's
         return "cfx"
     if {"well", "target", "sample", "role"} <= names and ({"ct", "cq"} & names):
         return "generic"
@@ -356,22 +356,47 @@ def _role_from_code(code: str) -> str:
     return "other"
 
 
-def _require(path: Path, table: _Table, what: dict[str, tuple[str, ...]]) -> dict[str, int]:
-    found: dict[str, int] = {}
+def _require(
+    path: Path,
+    table: _Table,
+    what: dict[str, tuple[str, ...]],
+    settings: Mapping[str, Any] | None = None,
+    supplies: Mapping[str, tuple[str, ...]] | None = None,
+) -> dict[str, int | None]:
+    """Column index of each needed column (label -> header names it may have).
+
+    A column the export lacks is an error unless the plate map supplies it: ``supplies``
+    maps a label to the plate-map columns that replace it, and ``settings["_layout_columns"]``
+    holds the plate map's columns; such a label gets ``None`` (empty cells, filled by the
+    plate map)."""
+    given = set((settings or {}).get("_layout_columns") or ())
+    found: dict[str, int | None] = {}
     missing = []
     for label, names in what.items():
         c = table.col(*names)
-        if c is None:
+        if c is None and (supplies or {}).get(label) and set(supplies[label]) <= given:
+            found[label] = None
+        elif c is None:
             missing.append(label)
         else:
             found[label] = c
     if missing:
         raise QPCRFormatError(
             path,
-            "missing column(s) " + ", ".join(repr(m) for m in missing) + " in the header",
+            "missing column(s) "
+            + ", ".join(repr(m) for m in missing)
+            + " in the header"
+            + ("" if not given else " (the plate map does not supply them)"),
             "line 1 (header)",
         )
     return found
+
+
+def _mark_absent(records: list[dict[str, Any]], cols: Mapping[str, int | None]) -> None:
+    """Note on each record the export's columns that the plate map has to fill."""
+    absent = tuple(label for label, c in cols.items() if c is None)
+    for rec in records:
+        rec["_absent"] = absent
 
 
 def _cell(fields: list[Any], c: int | None) -> Any:
@@ -445,6 +470,8 @@ def _read_icycler(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any
             "Identifier": ("identifier",),
             "Threshold Cycle (Ct)": _CT_NAMES,
         },
+        settings,
+        {"Type": ("role",), "Identifier": ("target", "sample")},
     )
     c_sq = table.col(*_SQ_NAMES)
     c_fluor = table.col("fluor", "dye", "reporter")
@@ -490,6 +517,7 @@ def _read_icycler(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any
                 "_replicate": _replicate_id(("Replicate #", _cell(f, c_rep))),
             }
         )
+    _mark_absent(out, cols)
     return out
 
 
@@ -505,6 +533,8 @@ def _read_cfx(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
             "Sample": ("sample",),
             "Cq": ("cq", "thresholdcyclect", "ct", "thresholdcycle"),
         },
+        settings,
+        {"Target": ("target",), "Content": ("role",), "Sample": ("sample",)},
     )
     c_sq = table.col(*_SQ_NAMES)
     c_fluor = table.col("fluor", "dye", "reporter")
@@ -531,6 +561,7 @@ def _read_cfx(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
             ("Replicate", _cell(f, c_rep)),
         )
         out.append(rec)
+    _mark_absent(out, cols)
     return out
 
 
@@ -583,6 +614,8 @@ def _read_generic(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any
             "role": ("role",),
             "ct": ("ct", "cq"),
         },
+        settings,
+        {"target": ("target",), "sample": ("sample",), "role": ("role",)},
     )
     c_q = table.col("quantity", "startingquantitysq", "sq")
     c_fluor = table.col("fluor", "dye")
@@ -611,6 +644,7 @@ def _read_generic(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any
             _record(line, well, _cell(f, cols["target"]), _cell(f, cols["sample"]), role, ct,
                     q, _cell(f, c_fluor))
         )  # fmt: skip
+    _mark_absent(out, cols)
     return out
 
 
@@ -693,6 +727,7 @@ def _read_rdml(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
         for t in _children(s, "type"):
             types[t.get("targetId")] = _text(t).lower()
         qty: dict[str | None, float] = {}
+        units: dict[str | None, str] = {}
         for q in _children(s, "quantity"):
             try:
                 value = parse_number(_text(_child(q, "value")))
@@ -700,7 +735,8 @@ def _read_rdml(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
                 continue
             if not math.isnan(value):
                 qty[q.get("targetId")] = value
-        samples[sid] = {"types": types, "quantity": qty}
+                units[q.get("targetId")] = _text(_child(q, "unit")).lower()
+        samples[sid] = {"types": types, "quantity": qty, "unit": units}
     targets_dye: dict[str, str] = {}
     for t in _children(root, "target"):
         dye = _child(t, "dyeId")
@@ -737,7 +773,7 @@ def _read_rdml(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
                     well = normalise_well(rid, path, f"{run_where}, react id {rid!r}")
                 sample_el = _child(react, "sample")
                 sid = sample_el.get("id", "") if sample_el is not None else ""
-                info = samples.get(sid, {"types": {}, "quantity": {}})
+                info = samples.get(sid, {"types": {}, "quantity": {}, "unit": {}})
                 for d in _children(react, "data"):
                     tar = _child(d, "tar")
                     tid = tar.get("id", "") if tar is not None else ""
@@ -757,13 +793,16 @@ def _read_rdml(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
                             ) from None
                         if ct < 0:  # RDML uses -1 for "no Cq" in some writers
                             ct = math.nan
-                    q = info["quantity"].get(tid, info["quantity"].get(None, math.nan))
+                    key = tid if tid in info["quantity"] else None
+                    q = info["quantity"].get(key, math.nan)
+                    unit = info["unit"].get(key, "")
                     dq = _child(d, "quantity")
                     if (q is None or math.isnan(q)) and dq is not None:
                         try:
                             q = parse_number(_text(_child(dq, "value")))
                         except ValueError:
                             q = math.nan
+                        unit = _text(_child(dq, "unit")).lower()
                     excl = _child(d, "excl")
                     if excl is not None:  # excluded by the lab in the instrument software
                         role = "other"
@@ -778,6 +817,8 @@ def _read_rdml(path: Path, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
                             "fluor": targets_dye.get(tid, ""),
                             "_line": f"{run_where}, react {rid}",
                             "_matched": True,
+                            "_sample": sid,
+                            "_unit": unit,
                         }
                     )
     if not out:
@@ -902,12 +943,16 @@ def read_plate_records(
         raise QPCRFormatError(
             path, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)} or leave it empty"
         )
+    plate_map = read_layout(layout) if layout is not None and str(layout).strip() else None
+    if plate_map is not None:  # the columns it fills need not be in the export
+        given = {k for row in plate_map for k in ("target", "sample", "role") if row[k]}
+        settings = {**settings, "_layout_columns": frozenset(given)}
     records = _READERS[fmt](path, settings)
     if not records:
         raise QPCRFormatError(path, "the export holds no wells")
 
-    if layout is not None and str(layout).strip():
-        _apply_layout(records, read_layout(layout), settings)
+    if plate_map is not None:
+        _apply_layout(records, plate_map, settings)
 
     ct_max = float(settings.get("ct_max", DEFAULT_CT_MAX))
     aliases = _settings_aliases(settings)
@@ -927,14 +972,20 @@ def read_plate_records(
             # an NTC named "NTC" or left blank covers every target of its fluor
             rec["sample"] = rec["target"]
             rec["target"] = ""
+        absent = rec.get("_absent") or ()
         if role == "unknown" and (not rec["_matched"] or not rec["target"] or not rec["sample"]):
-            ident = rec.get("_identifier")
+            ident = None if absent else rec.get("_identifier")
             hint = (
                 f"Identifier {ident!r} does not match identifier_regex "
                 f"{settings.get('identifier_regex') or DEFAULT_IDENTIFIER_REGEX!r}"
                 if ident is not None
                 else "the unknown well has no target or no sample"
             )
+            if absent:
+                hint += (
+                    f" (the export has no {', '.join(repr(a) for a in absent)} column and the "
+                    "plate map gives none for this well)"
+                )
             raise QPCRFormatError(
                 path,
                 f"{hint}; set qpcr.identifier_regex (named groups target and sample) or give "
@@ -943,8 +994,22 @@ def read_plate_records(
             )
         if role == "standard":
             if not rec["target"]:
-                raise QPCRFormatError(path, "a standard well names no target", where)
+                what = "a standard well names no target"
+                if absent:
+                    what += (
+                        f" (the export has no {', '.join(repr(a) for a in absent)} column and "
+                        "the plate map gives none for this well)"
+                    )
+                raise QPCRFormatError(path, what, where)
             q = rec["quantity"]
+            if (q is None or math.isnan(q) or q <= 0) and fmt == "rdml":
+                raise QPCRFormatError(
+                    path,
+                    f"standard <sample id={rec['_sample']!r}> has no positive <quantity><value> "
+                    f"for target {rec['target']!r} (nor does the react's <data><quantity>); "
+                    "give it in the RDML file or in the plate layout's 'quantity' column",
+                    where,
+                )
             if q is None or math.isnan(q) or q <= 0:
                 raise QPCRFormatError(
                     path,
@@ -970,6 +1035,15 @@ def read_plate_records(
         seen[key] = f"line {rec['_line']}" if fmt != "rdml" else rec["_line"]
 
     unit = settings.get("unit")
+    stated = _stated_unit(path, records)
+    if unit and stated and unit != stated[0]:
+        raise QPCRFormatError(
+            path,
+            f"plates.tsv gives this plate the unit {unit!r}, but its standards' "
+            f"<quantity><unit> is {stated[1]!r} ({stated[0]}); correct one of them",
+            stated[2],
+        )
+    unit = unit or (stated[0] if stated else "")
     if not unit:
         copy_targets = {canonical_target(t, settings) for t in settings.get("copy_targets") or []}
         unit = "copies" if any(r["target"] in copy_targets for r in records) else "relative"
@@ -990,6 +1064,29 @@ def read_plate_records(
     check_sample_collisions(path, records)
     records.sort(key=lambda r: (_well_order(r["well"]), r["fluor"], r["target"]))
     return [{c: rec[c] for c in COLUMNS} for rec in records]
+
+
+#: RDML ``<quantity><unit>`` -> the plate unit it states (``cop`` = copies; a dilution or a
+#: fold is relative; ng, nMol and other state none of ours)
+_RDML_UNITS = {"cop": "copies", "dil": "relative", "fold": "relative"}
+
+
+def _stated_unit(path: Path, records: Sequence[Mapping[str, Any]]) -> tuple[str, str, str] | None:
+    """The unit the standards' quantities state (RDML ``<unit>``): (our unit, the RDML
+    text, where), or None; standards stating two of our units are an error."""
+    found: dict[str, tuple[str, str]] = {}
+    for rec in records:
+        text = rec.get("_unit") or ""
+        if rec["role"] == "standard" and text in _RDML_UNITS:
+            found.setdefault(_RDML_UNITS[text], (text, str(rec["_line"])))
+    if len(found) > 1:
+        shown = " and ".join(f"{t!r} ({w})" for t, w in found.values())
+        raise QPCRFormatError(
+            path, f"the standards' <quantity><unit> are {shown}: one plate has one unit"
+        )
+    for ours, (text, where) in found.items():
+        return ours, text, where
+    return None
 
 
 def _wells_text(records: Sequence[Mapping[str, Any]]) -> str:

@@ -4,10 +4,13 @@ Panels (pre-sort tube unless said otherwise):
 
 1. FSC vs SSC density with the scatter gate (``Cells``: debris and dead cells out);
 2. the singlet gate (FSC-A vs FSC-H) within cells, or a note that there is none (CellQuest);
-3. CD45 vs SSC of the cells/singlets with the blast gate (CD45-dim, SSC-low);
-4. CD34 histogram of the gated blasts with the split and the % CD34+ and its verdict;
-5. the two sorted fractions' CD34 distributions (gated blasts) overlaid, purity printed;
-6. a text summary (counts, compensation, verdicts and reasons).
+3. CD45 vs SSC of the cells/singlets with the blast gate (CD45-dim, SSC-low) as applied,
+   the template's gate dashed and the shift from it printed when the gate was adapted;
+4. CD34 histogram of the gated blasts with the cut as applied (solid) and the template's
+   (dashed), the CD34- and CD34+ regions labelled with their %, how the cut was found;
+5. the two sorted fractions' CD34 distributions (gated blasts) overlaid on a log count
+   axis, so that the few contaminating events beyond the cut stay visible; purity printed;
+6. a text summary (counts, compensation, verdicts and reasons, the gates' adaptation).
 
 Fluorescence axes are in the strategy's own display scale (logicle for FACSDiva, the
 4-decade log for CellQuest) with ticks labelled in data units, as FlowJo users expect.
@@ -70,9 +73,15 @@ def _label(name: str, markers: dict[str, str]) -> str:
 
 
 def _density(
-    ax, view: GateView, rows: np.ndarray | None, title: str, markers: dict[str, str]
+    ax,
+    view: GateView,
+    rows: np.ndarray | None,
+    title: str,
+    markers: dict[str, str],
+    template=None,
 ) -> None:
-    """2-D histogram (log colour) of the gate's two dimensions with its outline."""
+    """2-D histogram (log colour) of the gate's two dimensions with its outline (and the
+    template's outline dashed, when the gate was moved from it)."""
     from matplotlib.colors import LogNorm
 
     data = view.values if rows is None else view.values[rows]
@@ -93,6 +102,9 @@ def _density(
             interpolation="nearest",
         )
     gate = view.gate
+    if template is not None and template.kind == "polygon" and template.vertices != gate.vertices:
+        poly = np.array(template.vertices + (template.vertices[0],))
+        ax.plot(poly[:, 0], poly[:, 1], color="#34495e", lw=1.0, ls="--", label="template")
     if gate.kind == "polygon":
         poly = np.array(gate.vertices + (gate.vertices[0],))
         ax.plot(poly[:, 0], poly[:, 1], color="#e67e22", lw=1.6)
@@ -113,6 +125,37 @@ def _cut(strategy, gate_id: str) -> float | None:
     return d.min if d.min is not None else d.max
 
 
+def _shift_text(record: dict[str, Any] | None, labels: tuple[str, ...]) -> str:
+    """'moved: FITC-A +0.12 decade, SSC-A x1.05' for an adapted polygon ('' if none)."""
+    if not record or record.get("kind") != "cluster":
+        return ""
+    if record.get("method") != "cluster":
+        return "template kept: " + str(record.get("reason") or "")
+    parts = []
+    for k, label in enumerate(labels):
+        shift, scale = record["shift"][k], record["scale"][k]
+        if scale != 1.0:
+            parts.append(f"{label} x{scale:.2f}")
+        elif shift:
+            dec = (record.get("shift_decades") or [None, None])[k]
+            parts.append(
+                f"{label} {dec:+.2f} decade" if dec is not None else f"{label} {shift:+.3g}"
+            )
+    note = " (limited)" if record.get("clipped") else ""
+    return "moved from template: " + ", ".join(parts) + note
+
+
+def _cut_text(record: dict[str, Any] | None) -> str:
+    """How the CD34 cut was set, for the histogram panel."""
+    if not record or record.get("kind") != "valley":
+        return "fixed cut"
+    method = record["method"]
+    value = f"cut {record['cut_value']:.4g} (template {record['template_cut_value']:.4g})"
+    if method == "valley":
+        return f"{value}: valley, depth {record['depth']:.2f}"
+    return f"{value}: {method.replace('_', ' ')} (no valley)"
+
+
 def _message(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=8,
             transform=ax.transAxes)  # fmt: skip
@@ -126,6 +169,8 @@ def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str 
     from matplotlib.figure import Figure  # no pyplot: no global state, ~0.25 s less import
 
     strategy = events.strategy
+    template = events.template or strategy
+    adaptations = (result.get("gating") or {}).get("gates") or {}
     cfg = events.settings
     blast_gate = cfg["blast_gate"]
     fraction_gates = cfg["fraction_gates"]
@@ -169,7 +214,13 @@ def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str 
             c = res.counts[gate]
             base = res.counts[parent] if parent else n
             if view is not None and view.values.shape[1] == 2:
-                _density(ax, view, rows, f"{gate}: {c} of {base} ({100 * c / base:.1f} %)", markers)
+                title = f"{gate}: {c} of {base} ({100 * c / base:.1f} %)"
+                moved = _shift_text(adaptations.get(gate), view.labels)
+                _density(ax, view, rows, title, markers, template.gates.get(gate))
+                if moved:
+                    note = "\n".join(textwrap.wrap(moved, 40))
+                    ax.text(0.02, 0.98, note, va="top", ha="left", fontsize=7, color="#1b2631",
+                            transform=ax.transAxes)  # fmt: skip
             else:
                 _message(ax, f"{what} {gate}: {c} events")
 
@@ -199,8 +250,22 @@ def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str 
             lo, hi = _limits(view, 0)
             a_cd34.hist(vals, bins=120, range=(lo, hi), histtype="stepfilled", color="#7f8c8d")
             cut = _cut(strategy, pos_gate)
+            first = _cut(template, pos_gate)
+            if first is not None and first != cut:
+                a_cd34.axvline(first, color="#34495e", lw=1.0, ls="--")
             if cut is not None:
                 a_cd34.axvline(cut, color="#e67e22", lw=1.6)
+                shares = het.get("fractions") or {}
+                negative = next((f for f in fraction_gates if f != positive), None)
+                for frac, x in ((negative, (lo + cut) / 2), (positive, (cut + hi) / 2)):
+                    share = shares.get(frac) if frac else None
+                    if share is not None:
+                        a_cd34.text(x, 0.90, f"{frac}\n{100 * share:.1f} %", ha="center",
+                                    va="top", fontsize=8, color=_COLOURS.get(frac, "black"),
+                                    transform=a_cd34.get_xaxis_transform(),
+                                    bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})  # fmt: skip
+                a_cd34.text(0.5, 0.99, _cut_text(adaptations.get(pos_gate)), ha="center",
+                            va="top", fontsize=7, transform=a_cd34.transAxes)  # fmt: skip
             a_cd34.set_xlim(lo, hi)
             _ticks(a_cd34, "x", view.transforms[0], lo, hi)
             a_cd34.set_xlabel(_label(view.labels[0], markers))
@@ -232,11 +297,10 @@ def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str 
         vals = view.values[res.memberships[blast_gate], 0]
         vals = vals[np.isfinite(vals)]
         lo, hi = _limits(view, 0)
-        weights = np.full(vals.shape, 1.0 / max(len(vals), 1))
         purity = verdict.get("purity")
         shown = "NA" if purity is None else f"{100 * purity:.2f} %"
         a_sorted.hist(
-            vals, bins=120, range=(lo, hi), weights=weights, histtype="stepfilled", alpha=0.45,
+            vals, bins=120, range=(lo, hi), histtype="stepfilled", alpha=0.45,
             color=_COLOURS.get(fraction, None),
             label=f"sorted {fraction}: purity {shown} ({verdict.get('status')})",
         )  # fmt: skip
@@ -248,7 +312,9 @@ def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str 
         a_sorted.set_xlabel(_label(view.labels[0], markers))
         drawn = True
     if drawn:
-        a_sorted.set_ylabel("share of gated blasts")
+        a_sorted.set_yscale("log")
+        a_sorted.set_ylim(0.7, a_sorted.get_ylim()[1] * 30)  # room for the legend above
+        a_sorted.set_ylabel("gated blasts (log scale)")
         a_sorted.legend(fontsize=8, loc="upper center")
         a_sorted.set_title(
             f"post-sort re-analysis (purity of {cfg['purity_denominator']}, "
@@ -276,6 +342,16 @@ def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str 
     lines.append("")
     strat = result["strategy"]
     lines.append(f"strategy: {strat['path']} ({strat['engine']})")
+    gating = result.get("gating") or {}
+    if gating.get("mode") == "adaptive":
+        lines.append(f"gates adapted on {gating.get('adapted_on')}; sorted tubes gated with them")
+    elif gating.get("mode") == "template":
+        lines.append(f"gates: template - {gating.get('reason')}")
+    said = set()
+    for gid, record in adaptations.items():
+        if record.get("reason") and record["reason"] not in said:
+            said.add(record["reason"])
+            lines.append(f"{gid}: {record['method']} - {record['reason']}")
     lines.append(f"singlet gate: {strat.get('singlet_gate') or 'none'}")
     a_text.axis("off")
     wrapped = [w for line in lines for w in (textwrap.wrap(line, 58) or [""])]

@@ -44,6 +44,12 @@ and its maintainers' notes; our own implementation):
   value is clamped into the axis before the region test (a hair inside it, so that a vertex
   on the edge takes them whatever side of the region the edge is).
 
+Coordinates and values are held in normalised units (0-1, as Gating-ML's transforms):
+channel / 4096 on scaled axes (``logicle`` or ``flin`` with T = 262144), scale value /
+``<max>`` on unscaled linear ones (``flin``), (log10 x - bottom) / decades on log ones
+(``flog``). So the figures draw Diva gates as any other, and :func:`tube_gatingml` writes a
+tube's gates as Gating-ML with the same numbers.
+
 Compensation: when the tube's ``instrument_settings`` say ``compensation_enabled``, the
 tube's own matrix is applied (each compensated parameter lists its compensation
 coefficients, i.e. the inverse of the spillover matrix, over the compensated parameters in
@@ -82,7 +88,8 @@ BIEX_M = 4.5
 #: display channels of a scaled axis: coordinate = CHANNELS x normalised display value;
 #: the highest channel (the axis' top edge) is CHANNELS - 1
 CHANNELS = 4096.0
-#: a value clamped onto an axis edge lands this fraction of the axis inside it
+_TOP = (CHANNELS - 1) / CHANNELS
+#: a value clamped onto an axis edge lands this far inside it (normalised units)
 _EDGE = 1e-9
 #: transform kinds this module adds to the evaluator (sortpcr.gating dispatches on "diva_")
 KINDS = ("diva_lin", "diva_log", "diva_biex")
@@ -124,29 +131,29 @@ def biex_width(r: float) -> float:
 
 
 def apply_transform(values: np.ndarray, t: Transform) -> np.ndarray:
-    """Scale values -> the coordinates a Diva gate's vertices are stored in, clamped into
-    the axis (``lo``-``hi``, a hair inside its edges).
+    """Scale values -> a Diva axis in normalised units (0-1 as Gating-ML's transforms; the
+    stored coordinates are converted to the same units), clamped into the axis (``lo``-``hi``,
+    a hair inside its edges).
 
-    ``diva_lin``: ``x * factor``; ``diva_log``: ``log10(x)`` (x below the axis -> its bottom);
-    ``diva_biex``: ``4096 * logicle(x; T, W, M, A=0)``.
+    ``diva_lin``: ``x / T`` (Gating-ML ``flin`` with A = 0); ``diva_log``:
+    ``(log10 x - bottom) / decades`` (x below the axis -> its bottom; ``flog``);
+    ``diva_biex``: ``logicle(x; T, W, M, A=0)``.
     """
     p = t.params
     lo, hi = p["lo"], p["hi"]
     values = np.asarray(values, dtype=np.float64)
     if t.kind == "diva_lin":
-        shown = values * p["factor"]
+        shown = values / p["T"]
     elif t.kind == "diva_log":
-        shown = np.log10(np.clip(values, 10.0**lo, None))
+        bottom = p["bottom"]
+        shown = (np.log10(np.clip(values, 10.0**bottom, None)) - bottom) / p["decades"]
     elif t.kind == "diva_biex":
         import flowutils
 
-        shown = CHANNELS * flowutils.transforms.logicle(
-            values, None, t=p["T"], m=p["M"], w=p["W"], a=0.0
-        )
+        shown = flowutils.transforms.logicle(values, None, t=p["T"], m=p["M"], w=p["W"], a=0.0)
     else:
         raise GatingError(None, f"transform {t.kind!r} is not a Diva axis", "transform")
-    edge = _EDGE * (hi - lo)
-    return np.clip(shown, lo + edge, hi - edge)
+    return np.clip(shown, lo + _EDGE, hi - _EDGE)
 
 
 # --------------------------------------------------------------------------- XML helpers
@@ -221,7 +228,8 @@ def _parameters(tube, path: str, where: str) -> dict[str, _Param]:
 
 
 def _axis(gate_el, axis: str, param: _Param | None, decades: float, path: str, where: str):
-    """The transform from a parameter's scale values to this gate axis' stored coordinates."""
+    """This gate axis: (transform kind, its parameters, the function taking a stored
+    coordinate to the transform's normalised units)."""
     is_log = _flag(gate_el, f"is_{axis}_parameter_log", path, where)
     scaled = _flag(gate_el, f"is_{axis}_parameter_scaled", path, where)
     r = _num(_text(gate_el, f"{axis}_parameter_scale_value"), path, where, f"{axis} scale value")
@@ -229,18 +237,28 @@ def _axis(gate_el, axis: str, param: _Param | None, decades: float, path: str, w
         w = biex_width(r)
         if w >= BIEX_M / 2:
             raise GatingError(path, f"{axis} scale value {r:g} gives no biexponential axis", where)
-        params = {"T": BIEX_T, "M": BIEX_M, "W": w, "lo": 0.0, "hi": CHANNELS - 1}
-        return "diva_biex", params
+        params = {"T": BIEX_T, "M": BIEX_M, "W": w, "lo": 0.0, "hi": _TOP}
+        return "diva_biex", params, _per_channel
     if scaled:
-        return "diva_lin", {"factor": CHANNELS / BIEX_T, "lo": 0.0, "hi": CHANNELS - 1}
+        return "diva_lin", {"T": BIEX_T, "lo": 0.0, "hi": _TOP}, _per_channel
     if param is None:
         raise GatingError(path, f"{axis} parameter is not in the tube's instrument settings", where)
     if is_log:
         top = param.max if param.is_log else float(np.log10(param.max))
-        return "diva_log", {"lo": top - decades, "hi": top}
+        bottom = top - decades
+        params = {"bottom": bottom, "decades": decades, "lo": 0.0, "hi": 1.0}
+        return "diva_log", params, lambda c: (c - bottom) / decades
     if param.is_log:
         raise GatingError(path, f"{axis} axis is linear but the parameter is logarithmic", where)
-    return "diva_lin", {"factor": 1.0, "lo": param.min, "hi": param.max}
+    if param.max <= 0 or param.min >= param.max:
+        raise GatingError(path, f"{axis} parameter range {param.min:g}-{param.max:g}", where)
+    params = {"T": param.max, "lo": param.min / param.max, "hi": 1.0}
+    return "diva_lin", params, lambda c: c / param.max
+
+
+def _per_channel(c: float) -> float:
+    """A scaled axis' display channel (0-4095) in normalised units."""
+    return c / CHANNELS
 
 
 def _transform_id(kind: str, name: str, params: Mapping[str, float]) -> str:
@@ -317,11 +335,14 @@ class _TubeParser:
         self.matrix = Matrix(_MATRIX_ID, tuple(names), tuple(names), spill)
         return _MATRIX_ID
 
-    def _dimension(self, gate_el, axis: str, name: str, where: str) -> tuple[Dimension, dict]:
-        kind, params = _axis(gate_el, axis, self.params.get(name), self.decades, self.path, where)
+    def _dimension(self, gate_el, axis: str, name: str, where: str):
+        """(Dimension, transform parameters, stored coordinate -> normalised units)."""
+        kind, params, norm = _axis(
+            gate_el, axis, self.params.get(name), self.decades, self.path, where
+        )
         tid = _transform_id(kind, name, params)
         self.transforms.setdefault(tid, Transform(tid, kind, params))
-        return Dimension(name, self.comp, tid), params
+        return Dimension(name, self.comp, tid), params, norm
 
     def gates(self) -> tuple[dict[str, Gate], dict[str, int], int | None]:
         holder = self.tube.find("gates")
@@ -407,10 +428,10 @@ class _TubeParser:
         xname, yname = region.get("xparm"), region.get("yparm")
         if not xname:
             raise GatingError(self.path, f"{rtype} without an xparm", where)
-        pts = _points(region, self.path, where)
-        xdim, xp = self._dimension(el, "x", xname, where)
+        stored = _points(region, self.path, where)
+        xdim, xp, xnorm = self._dimension(el, "x", xname, where)
         if rtype == "INTERVAL_REGION":
-            xs = sorted({x for x, _ in pts})
+            xs = sorted({xnorm(x) for x, _ in stored})
             if len(xs) != 2:
                 raise GatingError(self.path, "INTERVAL_REGION needs two distinct x values", where)
             lo, hi = _bound(xs[0], xp, True), _bound(xs[1], xp, False)
@@ -418,7 +439,8 @@ class _TubeParser:
             return Gate(gid, parent, "rectangle", (dim,))
         if not yname:
             raise GatingError(self.path, f"{rtype} without a yparm", where)
-        ydim, yp = self._dimension(el, "y", yname, where)
+        ydim, yp, ynorm = self._dimension(el, "y", yname, where)
+        pts = [(xnorm(x), ynorm(y)) for x, y in stored]
         if rtype == "RECTANGLE_REGION":
             xs, ys = sorted({x for x, _ in pts}), sorted({y for _, y in pts})
             if len(xs) != 2 or len(ys) != 2:
@@ -543,37 +565,29 @@ def experiment_strategy(root, path: str) -> Strategy:
 
 # --------------------------------------------------------------------------- as Gating-ML
 
-#: how far beyond an axis a vertex on its edge is moved in Gating-ML (normalised units for
-#: logicle / flin / flog axes; scale units, times the axis span, for raw linear axes)
+#: how far beyond an axis a vertex on its edge is moved in Gating-ML (normalised units)
 _BEYOND = 1000.0
 
 
-def _gml_axis(t: Transform, k: int) -> tuple[Transform | None, float, float, float]:
-    """A Diva axis as Gating-ML (transform ``axis{k}``): (transform or None for raw values,
-    divisor and offset taking a stored coordinate to the Gating-ML one, the amount a vertex
-    on the edge is moved out)."""
+def _gml_axis(t: Transform, k: int) -> Transform:
+    """A Diva axis as a Gating-ML transform ``axis{k}`` giving the same normalised units:
+    ``logicle`` (A = 0), ``flin`` (A = 0) or ``flog`` (T = 10^top, M = decades)."""
     p = t.params
     if t.kind == "diva_biex":
-        xf = Transform(f"axis{k}", "logicle", {"T": p["T"], "W": p["W"], "M": p["M"],
-                                                     "A": 0.0})  # fmt: skip
-        return xf, CHANNELS, 0.0, _BEYOND
-    if t.kind == "diva_lin" and p["factor"] != 1.0:
-        return Transform(f"axis{k}", "flin", {"T": BIEX_T, "A": 0.0}), CHANNELS, 0.0, _BEYOND
-    if t.kind == "diva_log":  # flog(x; T = 10^top, M = decades) = (log10 x - top) / M + 1
-        decades = p["hi"] - p["lo"]
-        xf = Transform(f"axis{k}", "flog", {"T": 10.0 ** p["hi"], "M": decades})
-        return xf, decades, p["hi"] - decades, _BEYOND
-    return None, 1.0, 0.0, _BEYOND * (p["hi"] - p["lo"])
+        return Transform(f"axis{k}", "logicle", {"T": p["T"], "W": p["W"], "M": p["M"], "A": 0.0})
+    if t.kind == "diva_lin":
+        return Transform(f"axis{k}", "flin", {"T": p["T"], "A": 0.0})
+    top = p["bottom"] + p["decades"]
+    return Transform(f"axis{k}", "flog", {"T": 10.0**top, "M": p["decades"]})
 
 
 def tube_gatingml(strategy: Strategy, fcs=None, note: str = "") -> str:
     """The gates of a Diva tube as Gating-ML 2.0 text (never the experiment's own text).
 
     ``strategy``: a tube's strategy (kind ``diva-tube``) or a whole experiment (kind
-    ``diva``, the tube then chosen by ``fcs``'s file name). Biexponential axes become
-    ``logicle``, scaled linear ones ``flin``, coordinates divided by 4096; log axes hold
-    ranges in scale values (10^coordinate) and polygons on ``flog``; unscaled linear axes
-    hold scale values. The experiment's matrix becomes a ``spectrumMatrix``. A range bound on
+    ``diva``, the tube then chosen by ``fcs``'s file name). Each axis becomes the Gating-ML
+    transform computing the same normalised units (:func:`_gml_axis`); ranges on log axes are
+    written in scale values. The experiment's matrix becomes a ``spectrumMatrix``. A range bound on
     an axis edge is left out and a polygon vertex on an edge is moved far beyond it, so the
     events Diva draws on the edge stay in - exact for rectangles, intervals, quadrants and
     polygons whose edge vertices join axis-parallel sides; on a log axis, events at or below
@@ -594,11 +608,7 @@ def tube_gatingml(strategy: Strategy, fcs=None, note: str = "") -> str:
     root = ET.Element(f"{{{GML}}}Gating-ML")
     axes = {tid: _gml_axis(t, k) for k, (tid, t) in enumerate(strategy.transforms.items(), 1)}
     ids = _gml_ids(strategy)
-    written: set[str] = set()
-    for xf, _, _, _ in axes.values():
-        if xf is None or xf.id in written:
-            continue
-        written.add(xf.id)
+    for xf in axes.values():
         el = ET.SubElement(root, f"{{{XF}}}transformation", {f"{{{XF}}}id": xf.id})
         ET.SubElement(el, f"{{{XF}}}{xf.kind}",
                       {f"{{{XF}}}{k}": repr(float(v)) for k, v in xf.params.items()})  # fmt: skip
@@ -658,15 +668,17 @@ def _gml_gate(root, gate: Gate, strategy: Strategy, axes, ids: dict[str, str]) -
     dims = []
     for dim in gate.dims:
         t = strategy.transforms[dim.xform]
-        xf, div, off, beyond = axes[dim.xform]
+        xf = axes[dim.xform]
         d_attrs = {f"{{{GML}}}compensation-ref": dim.comp or "uncompensated"}
         if gate.kind == "rectangle":
-            if t.kind == "diva_log":  # a range on a log axis: scale values, no transform
-                xf, lo, hi = None, *(None if b is None else 10.0**b for b in (dim.min, dim.max))
-            else:
-                lo, hi = ((None if b is None else (b - off) / div) for b in (dim.min, dim.max))
+            lo, hi = dim.min, dim.max
             if lo is None and hi is None:
                 continue  # the whole axis: no bound at all
+            if t.kind == "diva_log":  # a range on a log axis: in scale values, no transform
+                p = t.params
+                xf = None
+                lo, hi = ((None if b is None else 10.0 ** (p["bottom"] + b * p["decades"]))
+                          for b in (lo, hi))  # fmt: skip
             if lo is not None:
                 d_attrs[f"{{{GML}}}min"] = repr(float(lo))
             if hi is not None:
@@ -685,12 +697,10 @@ def _gml_gate(root, gate: Gate, strategy: Strategy, axes, ids: dict[str, str]) -
         return
     for vertex in gate.vertices:
         v_el = ET.SubElement(el, f"{{{GML}}}vertex")
-        for dim, c in zip(gate.dims, vertex, strict=True):
+        for dim, value in zip(gate.dims, vertex, strict=True):
             p = strategy.transforms[dim.xform].params
-            _, div, off, beyond = axes[dim.xform]
-            value = (c - off) / div
-            if c <= p["lo"]:
-                value -= beyond
-            elif c >= p["hi"]:
-                value += beyond
+            if value <= p["lo"]:
+                value -= _BEYOND
+            elif value >= p["hi"]:
+                value += _BEYOND
             ET.SubElement(v_el, f"{{{GML}}}coordinate", {f"{{{DT}}}value": repr(float(value))})

@@ -1350,6 +1350,10 @@ def applied_gatingml(strategy: Strategy, fcs: FCSData | None, note: str = "") ->
     """
     if strategy.source is not None:
         return gatingml_text(strategy, note)
+    if strategy.kind in ("diva", "diva-tube"):  # the file's tube only, never the experiment
+        from .diva import tube_gatingml
+
+        return tube_gatingml(strategy, fcs, note)
     if strategy.kind != "flowjo":
         return Path(strategy.path).read_text(encoding="utf-8")
     import io
@@ -1511,6 +1515,10 @@ class GateView:
 def gate_view(strategy: Strategy, fcs: FCSData, gate_id: str) -> GateView | None:
     """The coordinates of ``gate_id`` on ``fcs`` (None for gates we cannot draw: Boolean
     gates and strategies evaluated by FlowKit)."""
+    if strategy.kind == "diva":  # a FACSDiva experiment: the gates of the file's tube
+        from .diva import tube_strategy
+
+        strategy = tube_strategy(strategy.path, Path(fcs.path).name)
     if strategy.engine != "sortpcr" or gate_id not in strategy.gates:
         return None
     gate = strategy.gates[gate_id]

@@ -39,22 +39,23 @@ def test_biex_width_hand_worked() -> None:
 
 
 def test_axes_hand_worked() -> None:
-    edge = 1e-9
-    log = Transform("l", "diva_log", {"lo": LOG_TOP - 5, "hi": LOG_TOP})
+    edge = 1e-9  # values off an axis land this far inside its edge (normalised units)
+    log = Transform("l", "diva_log", {"bottom": LOG_TOP - 5, "decades": 5.0, "lo": 0, "hi": 1})
     got = apply_transform(np.array([-50.0, 0.0, 1.0, 100.0, 1e4, 1e7]), log)
-    bottom = LOG_TOP - 5 + 5 * edge  # 5 decades: the axis starts at 2.62
-    assert got[:3] == pytest.approx([bottom] * 3, abs=1e-12)  # off the axis: on its edge
-    assert got[3:5] == pytest.approx([2.0, 4.0], abs=1e-12)
-    assert got[5] == pytest.approx(LOG_TOP - 5 * edge, abs=1e-12)
+    # 5 decades below log10(262143): the axis starts at 2.62; 100 is (2 - 0.41854) / 5
+    assert got[:3] == pytest.approx([edge] * 3, abs=1e-15)
+    assert got[3:5] == pytest.approx([(2 - LOG_TOP + 5) / 5, (4 - LOG_TOP + 5) / 5], abs=1e-12)
+    assert got[5] == pytest.approx(1 - edge, abs=1e-15)
     # biex: logicle(0) = W / M, so 0 sits at channel 4096 x 0.862456 / 4.5 = 785.03
     w = biex_width(440)
-    biex = Transform("b", "diva_biex", {"T": 262144.0, "M": 4.5, "W": w, "lo": 0.0, "hi": 4095.0})
+    top = 4095 / 4096
+    biex = Transform("b", "diva_biex", {"T": 262144.0, "M": 4.5, "W": w, "lo": 0.0, "hi": top})
     got = apply_transform(np.array([0.0, 262143.0, -1e6]), biex)
-    assert got[0] == pytest.approx(4096 * w / 4.5, abs=1e-6)
-    assert got[1] == pytest.approx(4095 - 4095 * edge)  # above channel 4095: on the top edge
-    assert got[2] == pytest.approx(4095 * edge)
-    lin = Transform("s", "diva_lin", {"factor": 4096 / 262144, "lo": 0.0, "hi": 4095.0})
-    assert apply_transform(np.array([6400.0]), lin) == pytest.approx([100.0])
+    assert got[0] * 4096 == pytest.approx(785.027, abs=1e-3)
+    assert got[1] == pytest.approx(top - edge, abs=1e-15)  # above channel 4095: on the edge
+    assert got[2] == pytest.approx(edge, abs=1e-15)
+    lin = Transform("s", "diva_lin", {"T": 262144.0, "lo": 0.0, "hi": top})
+    assert apply_transform(np.array([6400.0]), lin) * 4096 == pytest.approx([100.0])
 
 
 # --------------------------------------------------------------------------- crafted experiment
@@ -168,9 +169,16 @@ def _experiment(region_type: str = "POLYGON_REGION") -> str:
             _axis("x", True, True, 200) + _axis("y", True, True, 200),
         ),  # fmt: skip
         _gate(
-            "All Events\\P1\\P7", "Region_Classifier", 44, "All Events\\P1",
-            _region("RECTANGLE_REGION", "FITC-A", "PE-A",
-                    [(0.0, 3000.0), (2500.0, 3000.0), (2500.0, 1500.0), (0.0, 1500.0)]),
+            "All Events\\P1\\P7",
+            "Region_Classifier",
+            44,
+            "All Events\\P1",
+            _region(
+                "RECTANGLE_REGION",
+                "FITC-A",
+                "PE-A",
+                [(0.0, 3000.0), (2500.0, 3000.0), (2500.0, 1500.0), (0.0, 1500.0)],
+            ),
             _axis("x", True, True, 200) + _axis("y", True, True, 300),
         ),  # fmt: skip
         _gate("All Events\\Rest of All Events", "RestOf_Classifier", 0, "All Events"),
@@ -375,7 +383,8 @@ def test_real_tube_as_gatingml(tmp_path: Path) -> None:
 
 @pytest.mark.shared
 def test_real_export_other_tubes_stay_out_of_results(tmp_path: Path) -> None:
-    from sortpcr.flowqc import analyse_patient
+    from sortpcr.flowqc import analyse_patient_with_events, applied_gates_text
+    from sortpcr.gating import gate_view
 
     xml = shared_path("fcs", "diva", "PE_2.xml")
     src = shared_path("fcs", "diva", "124500.fcs")
@@ -392,7 +401,7 @@ def test_real_export_other_tubes_stay_out_of_results(tmp_path: Path) -> None:
         "qc": {},
     }
     labels = {k: f"fcs/{k}/124500.fcs" for k in paths}
-    result = analyse_patient(
+    result, events = analyse_patient_with_events(
         "X01",
         paths["presort"],
         {"CD34pos": paths["CD34pos"], "CD34neg": paths["CD34neg"]},
@@ -401,7 +410,15 @@ def test_real_export_other_tubes_stay_out_of_results(tmp_path: Path) -> None:
         settings,
     )
     assert result["files"]["presort"]["counts"]["P5"] == OURS["P5"]
-    text = json.dumps(result)
+    # results/flow/{patient}.gating.xml: the tube's gates only, as Gating-ML
+    written = applied_gates_text(result, events)
+    assert "<gating:Gating-ML" in written and "PolygonGate" in written
+    # the figure sees each file's own tube (normalised units like Gating-ML transforms)
+    data = events.files["presort"][0]
+    view = gate_view(events.strategy, data, "P4")
+    assert view is not None and view.values.shape == (19090, 2)
+    assert 0 < view.values.min() and view.values.max() < 1
+    text = json.dumps(result) + written
     others = [f"1244{n}.fcs" for n in (80, 83, 85, 87, 89, 91, 93, 95, 97)]
     others += ["124502.fcs", "124504.fcs", "124506.fcs"]
     for secret in [*others, "_002", "Compensation Controls", "laboEnzymo", "Administrator"]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-sys.path.insert(0, workflow.basedir)
+sys.path.insert(0, WORKFLOW_DIR)  # the Snakefile's folder (also as a module)
 
 from sortpcr.errors import SheetError  # noqa: E402
 from sortpcr.provenance import code_version as hash_code  # noqa: E402
@@ -146,12 +146,12 @@ def code_version(script):
     """
     # without a local source (a remote module) the code is not tracked
     try:
-        return hash_code(script, workflow.basedir)
+        return hash_code(script, WORKFLOW_DIR)
     except (OSError, SyntaxError) as error:
         return f"unknown ({type(error).__name__})"
 
 
 def code_versions():
     """params value of the provenance step: the code version of every step script."""
-    scripts = sorted(Path(workflow.basedir, "scripts").glob("*.py"))
+    scripts = sorted(Path(WORKFLOW_DIR, "scripts").glob("*.py"))
     return {f"scripts/{p.name}": code_version(f"scripts/{p.name}") for p in scripts}

@@ -206,7 +206,9 @@ class FCSData:
     """One FCS data set, read and validated.
 
     ``events``: n x p float64 scale values (linear units of the instrument; log channels
-    anti-logged), compensated when ``compensation == "file"``. ``uncompensated``: the same
+    anti-logged), compensated when ``compensation`` is ``"file"`` (the file's matrix) or
+    ``"matrix"`` (a matrix the sheet gave); ``"none"``: the file has none; ``"off"``: it has
+    one, not applied on request. ``uncompensated``: the same
     before compensation (the same array object when nothing was compensated).
     ``channels``: ``$PnN``; ``stains``: ``$PnS`` ('' when absent); ``ranges``: ``$PnR``;
     ``log_decades``/``log_zero``: f1/f2 of ``$PnE`` (f1 0 = linear; f2 0 is read as 1).
@@ -989,6 +991,93 @@ def parse_spillover(value: str, channels: Sequence[str], path: str = "", keyword
     return indices, matrix
 
 
+#: what a sheet can say instead of a matrix file: the file's own matrix, or no compensation
+COMPENSATION_CHOICES = ("", "file", "none")
+
+#: the way out named in every refusal of a file's matrix
+_WAY_OUT = (
+    "; to read this file, set its patient's `compensation` in samples.tsv to `none` (no "
+    "compensation) or to a spillover matrix file"
+)
+
+
+def read_spillover_table(path: str | Path) -> tuple[list[str], np.ndarray]:
+    """A spillover matrix given by a person, as (channel names, n x n values).
+
+    Either the FCS keyword form on one line (``n,name_1..name_n,s_11..s_nn``) or a table
+    (tab, comma or semicolon separated): a header of the n channel names (``$PnN``), then
+    n rows of n numbers, each optionally led by its channel name (as FlowJo writes it).
+    Rows are the spilling channels, as in ``$SPILLOVER``. Raises :class:`FCSError` naming
+    the matrix file, the line and what is wrong.
+    """
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise FCSError(name, f"spillover matrix cannot be read ({err})") from None
+    lines = [(i, ln.strip()) for i, ln in enumerate(text.splitlines(), start=1) if ln.strip()]
+    if not lines:
+        raise FCSError(name, "spillover matrix file is empty")
+    if len(lines) == 1:  # the keyword form
+        parts = [x.strip() for x in lines[0][1].split(",")]
+        try:
+            n = int(parts[0])
+        except ValueError:
+            raise FCSError(name, "one line, but not 'n,names...,values...'", "line 1") from None
+        if n < 1 or len(parts) != 1 + n + n * n:
+            raise FCSError(
+                name, f"declares {n} channels but holds {len(parts) - 1} items", "line 1"
+            )
+        names, cells = parts[1 : n + 1], parts[n + 1 :]
+        rows = [(1, cells[k * n : (k + 1) * n]) for k in range(n)]
+    else:
+        first = lines[0][1]
+        sep = max(("\t", ",", ";"), key=first.count)
+        names = [x.strip().strip('"') for x in first.split(sep)]
+        names = names[1:] if names and names[0] == "" else names
+        n = len(names)
+        rows = []
+        for number, line in lines[1:]:
+            fields = [x.strip().strip('"') for x in line.split(sep)]
+            if len(fields) == n + 1:
+                fields = fields[1:]  # a leading row name
+            if len(fields) != n:
+                raise FCSError(
+                    name, f"{len(fields)} values where the header names {n} channels",
+                    f"line {number}",
+                )  # fmt: skip
+            rows.append((number, fields))
+        if len(rows) != n:
+            raise FCSError(name, f"{len(rows)} rows for {n} channels: not a square matrix")
+    values = np.empty((n, n))
+    for k, (number, fields) in enumerate(rows):
+        try:
+            values[k] = [float(x) for x in fields]
+        except ValueError:
+            raise FCSError(name, "a value is not a number", f"line {number}") from None
+    if len(set(names)) != n or not all(names):
+        raise FCSError(name, "the channel names are empty or repeated", "line 1")
+    if not np.all(np.isfinite(values)) or abs(np.linalg.det(values)) < 1e-12:
+        raise FCSError(name, "the matrix is singular or not finite: cannot compensate")
+    return names, values
+
+
+def _sheet_matrix(path: str | Path, channels: Sequence[str], fcs_path: str):
+    """A matrix file's (indices, matrix) for one FCS file's channels."""
+    names, values = read_spillover_table(path)
+    indices = []
+    for name in names:
+        if name not in channels:
+            raise FCSError(
+                str(path),
+                f"names channel {name!r}, which {fcs_path} does not have (its channels: "
+                f"{', '.join(channels)})",
+                "line 1",
+            )
+        indices.append(list(channels).index(name))
+    return indices, values
+
+
 def _compensate(events: np.ndarray, indices: list[int], matrix: np.ndarray) -> np.ndarray:
     """flowutils' compensation on the matrix channels, matrix reordered to file order
     (exactly what FlowKit does for ``compensation-ref="FCS"``)."""
@@ -1002,11 +1091,22 @@ def _compensate(events: np.ndarray, indices: list[int], matrix: np.ndarray) -> n
 # --------------------------------------------------------------------------- public reader
 
 
-def read_fcs(path: str | Path, *, dataset: int | None = None, compensate: bool = True) -> FCSData:
+def read_fcs(
+    path: str | Path,
+    *,
+    dataset: int | None = None,
+    compensate: bool = True,
+    compensation: str | Path | None = None,
+) -> FCSData:
     """Read one data set of an FCS file into scale values, compensated where a matrix exists.
 
     ``dataset``: index of the data set (0-based) for files with several (``$NEXTDATA``);
     ``None`` accepts only single-data-set files. ``compensate=False`` skips the matrix.
+    ``compensation`` is the sheet's choice: ``None``/``""``/``"file"`` the file's own matrix,
+    ``"none"`` no compensation, anything else the path of a matrix file
+    (:func:`read_spillover_table`) applied instead of the file's. :attr:`FCSData.compensation`
+    records it: ``file``, ``none`` (the file has no matrix), ``off`` (turned off although the
+    file has one) or ``matrix`` (the sheet's matrix).
     Raises :class:`FCSError` for anything that cannot be read exactly.
     """
     name, raw = _load(path)
@@ -1034,10 +1134,24 @@ def read_fcs(path: str | Path, *, dataset: int | None = None, compensate: bool =
     spill_idx: list[int] = []
     spill_matrix = None
     events = values
-    if spill_key is not None and compensate:
-        spill_idx, spill_matrix = parse_spillover(ds.text[spill_key], layout.names, name, spill_key)
+    choice = str(compensation or "").strip()
+    if choice.lower() == "none":
+        compensate = False
+    if choice and choice.lower() not in COMPENSATION_CHOICES:
+        spill_idx, spill_matrix = _sheet_matrix(choice, layout.names, name)
         events = _compensate(values, spill_idx, spill_matrix)
-    compensation = "file" if spill_matrix is not None else "none"
+        compensation = "matrix"
+    elif spill_key is not None and compensate:
+        try:
+            spill_idx, spill_matrix = parse_spillover(
+                ds.text[spill_key], layout.names, name, spill_key
+            )
+        except FCSError as err:
+            raise FCSError(name, err.what + _WAY_OUT, err.where) from None
+        events = _compensate(values, spill_idx, spill_matrix)
+        compensation = "file"
+    else:
+        compensation = "off" if spill_key is not None else "none"
     text_for_meta = {ds.original_keys[k]: v for k, v in ds.text.items()}
     return FCSData(
         path=name,

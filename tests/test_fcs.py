@@ -496,7 +496,7 @@ def test_spillover_applied_and_bad_matrix_refused(tmp_path: Path) -> None:
     with pytest.raises(FCSError, match="APC-A"):
         read_fcs(_write(tmp_path, bad, "bad.fcs"))
     raw_only = read_fcs(_write(tmp_path, bad, "bad.fcs"), compensate=False)
-    assert raw_only.compensation == "none"
+    assert raw_only.compensation == "off"  # the file has a matrix, not applied on request
 
 
 def test_delimiter_escape_and_padded_keywords(tmp_path: Path) -> None:
@@ -618,3 +618,84 @@ def test_tot_larger_than_the_data_says_the_text_lies_not_truncated(tmp_path: Pat
     cut.write_bytes(build_fcs(events, channels)[:-8])  # one event short: truly truncated
     with pytest.raises(FCSError, match="file is truncated: DATA needs 80 bytes"):
         read_fcs(cut)
+
+
+# ---------------------------------------------- compensation per sample (issue 12, item 5)
+
+MACSQUANT = "fcsparser__MACSQuant_EY_2013-07-19_PBS_FCS_3.1_Well_A1.001.fcs"
+MACS_CHANNELS = ["FL2-A", "FL2-H", "FL4-A", "FL4-H", "FL7-A", "FL7-H"]
+
+
+def _macsquant() -> Path:
+    path = FCS_DIR / MACSQUANT
+    if not path.is_file():
+        pytest.skip("../shared/fcs not present")
+    return path
+
+
+def test_malformed_spillover_refusal_names_the_way_out() -> None:
+    with pytest.raises(FCSError) as info:
+        read_fcs(_macsquant())
+    message = str(info.value)
+    assert "$SPILLOVER declares 6 channels but holds 6 items after the count" in message
+    assert "set its patient's `compensation` in samples.tsv to `none`" in message
+    assert "or to a spillover matrix file" in message
+
+
+def test_compensation_none_reads_the_file_uncompensated() -> None:
+    data = read_fcs(_macsquant(), compensation="none")
+    assert data.compensation == "off"  # the file has a matrix; it was turned off
+    assert data.events is data.uncompensated
+    assert data.n_events == 10000
+
+
+@pytest.mark.parametrize("form", ["table", "table_with_row_names", "keyword"])
+def test_matrix_from_the_sheet_replaces_the_files(form: str, tmp_path: Path) -> None:
+    spill = np.eye(6)
+    spill[0, 2] = 0.12  # FL2-A spills 12 % into FL4-A
+    spill[4, 0] = 0.03  # FL7-A spills 3 % into FL2-A
+    if form == "keyword":
+        text = ",".join(["6", *MACS_CHANNELS, *(f"{v:g}" for v in spill.ravel())]) + "\n"
+    else:
+        rows = [
+            ([name] if form == "table_with_row_names" else []) + [f"{v:g}" for v in row]
+            for name, row in zip(MACS_CHANNELS, spill, strict=True)
+        ]
+        lead = [""] if form == "table_with_row_names" else []
+        text = "\n".join("\t".join(r) for r in [lead + MACS_CHANNELS, *rows]) + "\n"
+    matrix = tmp_path / "macs_matrix.tsv"
+    matrix.write_text(text)
+    data = read_fcs(_macsquant(), compensation=matrix)
+    assert data.compensation == "matrix"
+    assert data.spill_channels == tuple(MACS_CHANNELS)
+    raw = data.uncompensated
+    idx = [data.channels.index(c) for c in MACS_CHANNELS]
+    # observed = true @ S, so true = observed @ inv(S), on the matrix channels only
+    expected = raw.copy()
+    expected[:, idx] = raw[:, idx] @ np.linalg.inv(spill)
+    np.testing.assert_allclose(data.events, expected, rtol=1e-9, atol=1e-9)
+    fl4a = data.channels.index("FL4-A")
+    fl2a = data.channels.index("FL2-A")
+    fl7a = data.channels.index("FL7-A")
+    # by hand for the first event: FL4-A_true = FL4-A - 0.12 * FL2-A_true, and
+    # FL2-A_true = FL2-A - 0.03 * FL7-A (FL7-A receives nothing)
+    fl2_true = raw[0, fl2a] - 0.03 * raw[0, fl7a]
+    assert data.events[0, fl4a] == pytest.approx(raw[0, fl4a] - 0.12 * fl2_true, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("FL2-A\tFL9-A\n1\t0\n0\t1\n", "names channel 'FL9-A', which"),
+        ("FL2-A\tFL4-A\n1\t0\n", "1 rows for 2 channels: not a square matrix"),
+        ("FL2-A\tFL4-A\n1\t0.1\n0\tx\n", "line 3: a value is not a number"),
+        ("FL2-A\tFL4-A\n1\t1\n1\t1\n", "singular"),
+        ("", "spillover matrix file is empty"),
+    ],
+)
+def test_bad_sheet_matrix_is_refused_naming_the_matrix_file(text, words, tmp_path) -> None:
+    matrix = tmp_path / "m.tsv"
+    matrix.write_text(text)
+    with pytest.raises(FCSError) as info:
+        read_fcs(_macsquant(), compensation=matrix)
+    assert str(info.value).startswith(str(matrix)) and words in str(info.value)

@@ -5,14 +5,25 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= 2
+SHELL  := /bin/bash
 
 .PHONY: demo test venv report lint format bench dag clean
 
+# pip's output is kept in $(VENV)/pip-install.log; the terminal gets one line per package
+# (progress) and, on failure, the end of the log. editable_mode=compat: an editable install
+# through a .pth file, without setuptools' "Editable installation" warning banner.
 $(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
-	touch $@
+	@echo "make: creating $(VENV) with $$($(PYTHON) --version)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
+	@echo "make: installing sortpcr and its pinned dependencies into $(VENV)" \
+		"(first time: a few minutes; a line per package; full log: $(VENV)/pip-install.log)"
+	@set -o pipefail; $(BIN)/pip install --progress-bar off -e ".[test]" \
+		--config-settings editable_mode=compat 2>&1 | tee $(VENV)/pip-install.log \
+		| awk '/^(Collecting|Processing|Successfully installed)/ {print "  " $$0; fflush()}' \
+		|| { echo "make: pip install failed; the end of $(VENV)/pip-install.log:" >&2; \
+		     tail -n 25 $(VENV)/pip-install.log >&2; exit 1; }
+	@touch $@
 
 venv: $(BIN)/.installed
 
@@ -24,6 +35,10 @@ report: venv
 	$(BIN)/snakemake --report results/report.html
 
 test: venv
+	@if [ "$${SORTPCR_SKIP_SLURM:-0}" != 1 ] && [ "$$(id -u)" = 0 ] && [ "$$(uname)" = Linux ]; then \
+		echo "make test: tests/test_slurm.py installs SLURM and munge with apt-get (as root)" \
+			"if missing, starts munged, slurmctld and slurmd on 127.0.0.1 for the test and" \
+			"stops them afterwards. To skip it: SORTPCR_SKIP_SLURM=1 make test"; fi
 	$(BIN)/python -m pytest -q tests
 
 lint: venv

@@ -17,6 +17,7 @@ REPORT_TABLES = {
     "lineage": ("results/cohort/lineage.tsv", "Tables", "Statistics"),
     "expression": ("results/cohort/expression.tsv", "Tables", "Expression"),
     "fusion": ("results/cohort/fusion.tsv", "Tables", "Expression"),
+    "reference_genes": ("results/cohort/reference_genes.tsv", "Tables", "Expression"),
     "flow": ("results/qc/flow.tsv", "Flow QC", "Flow QC table"),
     "standard_curves": (
         "results/qpcr/standard_curves.tsv",
@@ -35,6 +36,17 @@ REPORT_TABLES = {
 REPORT_TEXTS = {"config": "results/provenance/config.yaml"}
 # caption (resources/report/*.rst) of a table page, when not named as the table
 CAPTION_OF = {"flow": "flow_table", "inputs": "provenance", "software": "provenance"}
+# the label a table page has in the report's lists, when not its name with spaces
+LABEL_OF = {
+    "table1": "Table 1 (data)",
+    "table2": "Table 2 (data)",
+    "claims": "study claims beside ours",
+    "lineage": "BCP vs T",
+    "flow": "flow QC",
+    "inputs": "raw inputs (SHA-256)",
+    "software": "software versions",
+    "config": "effective configuration",
+}
 
 
 def report_page(path, category, subcategory, caption, **labels):
@@ -83,7 +95,7 @@ rule report_pages:
                 spec[1],
                 spec[2],
                 CAPTION_OF.get(name, name),
-                table=name,
+                table=LABEL_OF.get(name, name.replace("_", " ")),
             )
             for name, spec in REPORT_TABLES.items()
         },
@@ -93,7 +105,7 @@ rule report_pages:
                 "Provenance",
                 "Provenance",
                 "provenance",
-                table=name,
+                table=LABEL_OF.get(name, name),
             )
             for name in REPORT_TEXTS
         },

@@ -10,12 +10,15 @@ machine); skipped elsewhere, or when SORTPCR_SKIP_SLURM=1.
 from __future__ import annotations
 
 import os
+import queue
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -55,10 +58,49 @@ def _stop_cluster(slurm_dir: Path) -> None:
     )
 
 
-def test_demo_on_slurm_matches_local_run(demo_run: Path, tmp_path: Path) -> None:
+#: lines of the scripts that name a stage (shown live, so the run does not sit silent)
+STAGES = ("run_demo.sh: ", "cluster.sh: ", "SLURM jobs", "Snakemake jobs", "compared", "timings")
+
+
+def _read_with_stages(process: subprocess.Popen, show, timeout: float) -> tuple[str, bool]:
+    """All of the process's output; each stage line is passed to ``show`` as it comes.
+    Returns (output, finished before ``timeout`` seconds)."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        for line in process.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    output, deadline = [], time.monotonic() + timeout
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            return "".join(output), False
+        if line is None:
+            process.wait()
+            return "".join(output), True
+        output.append(line)
+        if line.startswith(STAGES):
+            show(line.rstrip("\n"))
+
+
+def test_demo_on_slurm_matches_local_run(demo_run: Path, tmp_path: Path, capsys) -> None:
     reason = _why_not()
     if reason:
         pytest.skip(reason)
+
+    def show(line: str) -> None:
+        # past pytest's capture: the stages reach the terminal while the test runs
+        with capsys.disabled():
+            print(f"\n[test_slurm] {line}", end="", flush=True)
+
+    show(
+        "starts a private SLURM (munged, slurmctld, slurmd on 127.0.0.1; installed with "
+        "apt-get if missing) and stops it afterwards; SORTPCR_SKIP_SLURM=1 skips this test"
+    )
     # The cluster's folder holds Unix sockets (paths <= 108 bytes): short, directly in /tmp.
     slurm_dir = Path(tempfile.mkdtemp(prefix="sortpcr-slurm.", dir="/tmp"))
     env = dict(os.environ, TMPDIR=str(tmp_path), SORTPCR_SLURM_DIR=str(slurm_dir))
@@ -73,16 +115,15 @@ def test_demo_on_slurm_matches_local_run(demo_run: Path, tmp_path: Path) -> None
         start_new_session=True,
     )
     try:
-        output, _ = process.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        # The script's own trap stops the cluster on SIGTERM; SIGKILL the rest afterwards.
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            output, _ = process.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
-        pytest.fail(f"run_demo.sh did not finish in {TIMEOUT_S} s:\n{output[-6000:]}")
+        output, finished = _read_with_stages(process, show, TIMEOUT_S)
+        if not finished:
+            # The script's own trap stops the cluster on SIGTERM; SIGKILL the rest afterwards.
+            os.killpg(process.pid, signal.SIGTERM)
+            rest, finished = _read_with_stages(process, show, 60)
+            if not finished:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            pytest.fail(f"run_demo.sh did not finish in {TIMEOUT_S} s:\n{(output + rest)[-6000:]}")
     finally:
         # Whatever happened, no daemon outlives the test (run_demo.sh's own trap normally
         # stopped them already; this is a no-op then).
@@ -112,3 +153,25 @@ def test_demo_on_slurm_matches_local_run(demo_run: Path, tmp_path: Path) -> None
     assert summary, output[-4000:]
     assert summary.group(1) == summary.group(2)
     assert int(summary.group(1)) > 0
+
+
+def test_stages_are_shown_as_they_come() -> None:
+    """The SLURM test shows the scripts' stage lines while they run, keeps all output, and
+    stops waiting at its timeout."""
+    script = 'echo "run_demo.sh: local"; echo noise; sleep 0.3; echo "cluster.sh: up"'
+    process = subprocess.Popen(
+        ["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    shown: list[tuple[float, str]] = []
+    start = time.monotonic()
+    output, finished = _read_with_stages(
+        process, lambda line: shown.append((time.monotonic() - start, line)), 30
+    )
+    assert finished and output == "run_demo.sh: local\nnoise\ncluster.sh: up\n"
+    assert [line for _, line in shown] == ["run_demo.sh: local", "cluster.sh: up"]
+    assert shown[0][0] < shown[1][0] - 0.2  # the first stage came before the script ended
+    slow = subprocess.Popen(["sleep", "5"], stdout=subprocess.PIPE, text=True)
+    _, finished = _read_with_stages(slow, print, 0.3)
+    assert not finished
+    slow.kill()
+    slow.wait()

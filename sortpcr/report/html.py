@@ -31,7 +31,7 @@ h3{font-size:1em;margin:1em 0 .3em}
 table{border-collapse:collapse;margin:.4em 0 1em}
 th,td{border:1px solid #d3d9e0;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#eef2f6;position:sticky;top:0}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.long{min-width:22em}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 table.sortable thead tr:first-child th{cursor:pointer;user-select:none}
 table.sortable thead tr:first-child th::after{content:" \\21C5";color:#9aa5b1;font-size:.8em}
 th.asc::after{content:" \\25B2"!important}th.desc::after{content:" \\25BC"!important}
@@ -150,7 +150,11 @@ def table_html(
                 key = {"inf": "Infinity", "-inf": "-Infinity"}.get(str(key), key)
                 cells.append(f'<td class="num" data-v="{key}">{esc(value)}</td>')
             else:
-                cells.append(f"<td>{esc(value)}</td>")
+                text = esc(value)
+                # long text gets room to wrap instead of a column one word wide
+                cells.append(
+                    f'<td class="long">{text}</td>' if len(text) > 40 else f"<td>{text}</td>"
+                )
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cls = ' class="sortable"' if interactive else ""
     count = (

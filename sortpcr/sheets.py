@@ -10,7 +10,8 @@ that every error of every row is listed.
 Sheets (tab-separated, one header line):
 
 * ``samples.tsv`` — one row per patient: ``patient, lineage, age, status, fusion,
-  markers, presort_fcs`` and optional ``gating``.
+  markers, presort_fcs`` and optional ``gating`` and ``compensation`` (empty or ``file``:
+  the FCS files' own matrix; ``none``; or a spillover matrix file).
 * ``units.tsv`` — one row per sorted fraction and plate: ``patient, fraction,
   sorted_fcs, plate, qpcr_sample``.
 * ``plates.tsv`` — one row per qPCR run: ``plate, path, format`` and optional
@@ -55,6 +56,7 @@ COLUMNS: dict[str, dict[str, bool]] = {
         "markers": True,
         "presort_fcs": True,
         "gating": False,
+        "compensation": False,
     },
     "units": {
         "patient": True,
@@ -333,6 +335,37 @@ def _resolve_paths(table: pd.DataFrame, kind: str, sheet: Path, problems: list[s
                 )
 
 
+def _resolve_compensation(table: pd.DataFrame, sheet: Path, problems: list[str]) -> None:
+    """samples.tsv ``compensation``: empty or ``file`` (the FCS file's own matrix), ``none``
+    (no compensation), or a spillover matrix file (resolved like the other paths, and read
+    now so that a bad matrix is listed with the other problems)."""
+    from sortpcr.errors import FCSError
+    from sortpcr.fcs import COMPENSATION_CHOICES, read_spillover_table
+
+    if "compensation" not in table.columns:
+        return
+    table["compensation_label"] = table["compensation"]
+    resolved = []
+    for index, label in zip(table.index, table["compensation"], strict=True):
+        if label.lower() in COMPENSATION_CHOICES:
+            resolved.append(label.lower())
+            continue
+        path = _resolve(sheet, label)
+        resolved.append(path)
+        where = f"{sheet}, line {index + 2}, column compensation"
+        if not os.path.isfile(path):
+            problems.append(
+                f"{where}: {label!r} is neither 'none', 'file' nor an existing spillover "
+                f"matrix file (looked for {path})"
+            )
+            continue
+        try:
+            read_spillover_table(path)
+        except FCSError as error:
+            problems.append(f"{where}: {error}")
+    table["compensation"] = resolved
+
+
 def _duplicates(table: pd.DataFrame, keys: list[str], sheet: Path, what: str) -> list[str]:
     if not set(keys) <= set(table.columns):
         return []
@@ -414,6 +447,8 @@ def load(config: dict[str, Any], base: str | Path = ".") -> Sheets:
         table = read_sheet(path, kind, problems)
         if table is not None:
             _resolve_paths(table, kind, path, problems)
+            if kind == "samples":
+                _resolve_compensation(table, path, problems)
         tables[kind] = table
     problems += cross_check(tables["samples"], tables["units"], tables["plates"], paths)
     strategy = config.get("gating", {}).get("strategy")

@@ -221,3 +221,45 @@ def test_id_hint_only_on_id_pattern_errors(tmp_path):
     assert "IDs:" not in age
     assert age.endswith("""(years; "<1" allowed)""")
     assert patient.endswith("(IDs: letters, digits, - and _)")
+
+
+# ---------------------------------------------- compensation per sample (issue 12, item 5)
+
+
+def test_compensation_column_none_file_or_a_matrix_file(tmp_path):
+    samples = SAMPLES.replace("\tgating\n", "\tgating\tcompensation\n")
+    samples = samples.replace("fcs/A1_pre.fcs\t\n", "fcs/A1_pre.fcs\t\tcomp/A1.tsv\n")
+    samples = samples.replace("fcs/B2_pre.fcs\t\n", "fcs/B2_pre.fcs\t\tnone\n")
+    config = make_project(tmp_path, samples=samples)
+    (tmp_path / "sheets" / "comp").mkdir()
+    (tmp_path / "sheets" / "comp" / "A1.tsv").write_text("FITC-A\tPE-A\n1\t0.2\n0.01\t1\n")
+    sheets = load(config, base=tmp_path)
+    a1, b2 = sheets.sample("A1"), sheets.sample("B2")
+    assert a1["compensation"] == str(tmp_path / "sheets" / "comp" / "A1.tsv")
+    assert a1["compensation_label"] == "comp/A1.tsv"  # what results may show
+    assert (b2["compensation"], b2["compensation_label"]) == ("none", "none")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert load(make_project(plain), base=plain).sample("A1")["compensation"] == ""
+
+
+def test_bad_compensation_values_are_listed_with_line_and_column(tmp_path):
+    samples = SAMPLES.replace("\tgating\n", "\tgating\tcompensation\n")
+    samples = samples.replace("fcs/A1_pre.fcs\t\n", "fcs/A1_pre.fcs\t\tnone-please\n")
+    samples = samples.replace("fcs/B2_pre.fcs\t\n", "fcs/B2_pre.fcs\t\tbad.tsv\n")
+    config = make_project(tmp_path, samples=samples)
+    (tmp_path / "sheets" / "bad.tsv").write_text("FITC-A\tPE-A\n1\t1\n1\t1\n")
+    with pytest.raises(SheetError) as info:
+        load(config, base=tmp_path)
+    problems = info.value.problems
+    path = tmp_path / "sheets" / "samples.tsv"
+    assert any(
+        p.startswith(f"{path}, line 2, column compensation: 'none-please' is neither 'none'")
+        for p in problems
+    )
+    assert any(
+        p.startswith(f"{path}, line 3, column compensation: ")
+        and "singular" in p
+        and "bad.tsv" in p
+        for p in problems
+    ), problems

@@ -29,17 +29,19 @@ __all__ = ["COLUMNS", "gate_rows", "main"]
 COLUMNS = ("file", "gate", "gate_path", "count", "parent_count")
 
 
-def gate_rows(strategy, path: str, *, compensate: bool = True, dataset: int | None = None):
+def gate_rows(strategy, path: str, *, compensation: str | None = None, dataset: int | None = None):
     """Rows (dicts of :data:`COLUMNS`) for one file gated with a loaded strategy.
 
-    ``compensate=False`` reads the file without applying its spillover matrix (a strategy
-    that names its own matrix, such as a Diva experiment's, still applies that one).
-    Raises :class:`sortpcr.errors.InputError` for a file that cannot be read or gated.
+    ``compensation``: as the sheet's choice for :func:`sortpcr.fcs.read_fcs` - None or
+    ``file`` (the file's own matrix), ``none`` (no compensation) or a matrix file applied
+    instead of the file's; a strategy that names its own matrix (a Diva experiment's)
+    still applies that one. Raises :class:`sortpcr.errors.InputError` for a file that cannot
+    be read or gated.
     """
     from .fcs import read_fcs
     from .gating import evaluate
 
-    data = read_fcs(path, dataset=dataset, compensate=compensate)
+    data = read_fcs(path, dataset=dataset, compensation=compensation)
     result = evaluate(strategy, data, sample=Path(path).name)
     rows = []
     for gate, count in result.counts.items():
@@ -71,13 +73,15 @@ def _gate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except InputError as error:
         print(f"sortpcr gate: {error}", file=err)
         return 2
+    choice = "none" if args.no_compensation else args.compensation
+    if args.no_compensation and args.compensation not in (None, "none"):
+        print("sortpcr gate: --no-compensation and --compensation contradict", file=err)
+        return 2
     status = 0
     out.write("\t".join(COLUMNS) + "\n")
     for path in args.files:
         try:
-            rows = gate_rows(
-                strategy, path, compensate=not args.no_compensation, dataset=args.dataset
-            )
+            rows = gate_rows(strategy, path, compensation=choice, dataset=args.dataset)
         except InputError as error:
             print(f"sortpcr gate: {error}", file=err)
             status = 2
@@ -106,9 +110,16 @@ def _parser() -> argparse.ArgumentParser:
         "Diva tube is the one whose data file name is the FCS file's name)",
     )
     gate.add_argument(
+        "--compensation",
+        default=None,
+        metavar="C",
+        help="'file' (default: the file's $SPILLOVER/SPILL), 'none', or a spillover matrix "
+        "file applied instead (keyword form or a table, as samples.tsv's choice)",
+    )
+    gate.add_argument(
         "--no-compensation",
         action="store_true",
-        help="do not apply the file's $SPILLOVER/SPILL matrix",
+        help="the same as --compensation none",
     )
     gate.add_argument(
         "--dataset",

@@ -97,6 +97,18 @@ def test_gate_no_compensation(tmp_path: Path) -> None:
     assert on.returncode == off.returncode == 0, on.stderr + off.stderr
     assert [(r["gate"], r["count"]) for r in _table(on.stdout)] == [("PEpos", "600")]
     assert [(r["gate"], r["count"]) for r in _table(off.stdout)] == [("PEpos", "1000")]
+    # a matrix file replacing the file's: FITC spills 20 % -> bright-FITC PE 600 - 200 = 400
+    matrix = tmp_path / "matrix.csv"
+    matrix.write_text("FITC-A,PE-A\n1,0.2\n0,1\n")
+    other = _run("gate", "--strategy", strategy, "--compensation", matrix, path)
+    assert other.returncode == 0, other.stderr
+    assert [(r["gate"], r["count"]) for r in _table(other.stdout)] == [("PEpos", "600")]
+    both = _run("gate", "--strategy", strategy, "--compensation", matrix, "--no-compensation", path)
+    assert both.returncode == 2 and "contradict" in both.stderr
+    broken = tmp_path / "broken.csv"
+    broken.write_text("FITC-A,PE-A\n1,x\n0,1\n")
+    bad = _run("gate", "--strategy", strategy, "--compensation", broken, path)
+    assert bad.returncode == 2 and "broken.csv" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_gate_cellquest_file() -> None:

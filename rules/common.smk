@@ -41,20 +41,38 @@ def strategy_of(wildcards):
     return sample_row(wildcards.patient)["gating"] or config["gating"]["strategy"]
 
 
+def compensation_matrix(patient):
+    """The spillover matrix file samples.tsv gives a patient, or "" (file's own, or none)."""
+    choice = sample_row(patient)["compensation"]
+    return "" if choice in ("", "file", "none") else choice
+
+
+def compensation_of(patient):
+    """params: the sheet's compensation for a patient's files: `choice` ("" = the files'
+    own matrix, "none", or the matrix file's path) and `label` (as written in the sheet).
+    """
+    row = sample_row(patient)
+    return {"choice": row["compensation"], "label": row["compensation_label"]}
+
+
 def flow_inputs(wildcards):
-    """Pre-sort and both sorted FCS files of one patient."""
-    return {
+    """Pre-sort and both sorted FCS files of one patient (and its spillover matrix file)."""
+    inputs = {
         "presort": sample_row(wildcards.patient)["presort_fcs"],
         "CD34pos": SHEETS.sorted_fcs(wildcards.patient, "CD34pos"),
         "CD34neg": SHEETS.sorted_fcs(wildcards.patient, "CD34neg"),
         "strategy": strategy_of(wildcards),
     }
+    if compensation_matrix(wildcards.patient):
+        inputs["compensation"] = compensation_matrix(wildcards.patient)
+    return inputs
 
 
 def all_flow_inputs():
-    """Every raw FCS file and strategy of the cohort (sorted, unique)."""
+    """Every raw FCS file, strategy and matrix file of the cohort (sorted, unique)."""
     files = set(SHEETS.samples["presort_fcs"]) | set(SHEETS.units["sorted_fcs"])
     files |= {p for p in SHEETS.samples["gating"] if p} | {config["gating"]["strategy"]}
+    files |= {compensation_matrix(p) for p in PATIENTS} - {""}
     return sorted(files)
 
 

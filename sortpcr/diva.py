@@ -66,6 +66,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,6 +74,7 @@ from .errors import GatingError
 from .gating import DT, GML, XF, Dimension, Gate, Matrix, Strategy, Transform, read_xml_safely
 
 __all__ = [
+    "DivaExperiment",
     "DivaTube",
     "apply_transform",
     "biex_width",
@@ -524,43 +526,55 @@ def _find_tube(experiment, path: str, fcs_name: str):
     return hits[0]
 
 
-def read_tube(path: str | Path, fcs_name: str) -> DivaTube:
-    """The tube of the Diva experiment ``path`` whose data file is ``fcs_name`` (a file
-    name, no folder), with its gates as a strategy and Diva's recorded counts."""
-    name = str(path)
-    experiment = _experiment(read_xml_safely(path), name)
-    specimen, tube = _find_tube(experiment, name, Path(fcs_name).name)
-    decades_text = _text(experiment, "log_decades")
-    decades = _num(decades_text, name, "experiment", "<log_decades>")
-    parser = _TubeParser(tube, decades, name)
+@dataclass
+class DivaExperiment(Strategy):
+    """A whole experiment as a strategy (kind ``diva``, no gates of its own): the parsed XML
+    and the tubes built so far, by data file name (each built once, on first use)."""
+
+    root: Any = field(default=None, repr=False)
+    tubes: dict[str, DivaTube] = field(default_factory=dict, repr=False)
+
+
+def _tube_from_root(root, path: str, fcs_name: str) -> DivaTube:
+    experiment = _experiment(root, path)
+    specimen, tube = _find_tube(experiment, path, fcs_name)
+    decades = _num(_text(experiment, "log_decades"), path, "experiment", "<log_decades>")
+    parser = _TubeParser(tube, decades, path)
     gates, recorded, total = parser.gates()
     if not gates:
-        raise GatingError(name, "the tube defines no gates", parser.where)
+        raise GatingError(path, "the tube defines no gates", parser.where)
     matrices = {_MATRIX_ID: parser.matrix} if parser.comp else {}
-    strategy = Strategy(name, "diva-tube", gates, parser.transforms, matrices)
-    return DivaTube(
-        tube.get("name") or "",
-        specimen,
-        _text(tube, "data_filename") or "",
-        strategy,
-        recorded,
-        total,
-    )
+    strategy = Strategy(path, "diva-tube", gates, parser.transforms, matrices)
+    data_filename = _text(tube, "data_filename") or ""
+    return DivaTube(tube.get("name") or "", specimen, data_filename, strategy, recorded, total)
 
 
-def tube_strategy(path: str | Path, fcs_name: str) -> Strategy:
-    """The gates of the tube recording ``fcs_name`` (see :func:`read_tube`)."""
-    return read_tube(path, fcs_name).strategy
+def read_tube(path: str | Path, fcs_name: str) -> DivaTube:
+    """The tube of the Diva experiment ``path`` whose data file is ``fcs_name`` (its name
+    is used, not its folder), with its gates as a strategy and Diva's recorded counts."""
+    return _tube_from_root(read_xml_safely(path), str(path), Path(fcs_name).name)
 
 
-def experiment_strategy(root, path: str) -> Strategy:
+def tube_strategy(experiment: Strategy | str | Path, fcs_name: str) -> Strategy:
+    """The gates of the tube recording ``fcs_name``: from a loaded :class:`DivaExperiment`
+    (built once per file name) or from the experiment's file (see :func:`read_tube`)."""
+    if not isinstance(experiment, DivaExperiment):
+        path = experiment.path if isinstance(experiment, Strategy) else experiment
+        return read_tube(path, fcs_name).strategy
+    name = Path(fcs_name).name
+    if name not in experiment.tubes:
+        experiment.tubes[name] = _tube_from_root(experiment.root, experiment.path, name)
+    return experiment.tubes[name].strategy
+
+
+def experiment_strategy(root, path: str) -> DivaExperiment:
     """A whole experiment as a strategy (kind ``diva``): checked to hold tubes; its gates are
     per tube, resolved by :func:`sortpcr.gating.evaluate` from the FCS file's name."""
     experiment = _experiment(root, path)
     if not _tubes(experiment):
         raise GatingError(path, "the FACSDiva experiment has no tubes", "experiment")
     _num(_text(experiment, "log_decades"), path, "experiment", "<log_decades>")
-    return Strategy(path, "diva", {}, {}, {})
+    return DivaExperiment(path, "diva", {}, {}, {}, root=root)
 
 
 # --------------------------------------------------------------------------- as Gating-ML
@@ -599,7 +613,7 @@ def tube_gatingml(strategy: Strategy, fcs=None, note: str = "") -> str:
     if strategy.kind == "diva":
         if fcs is None:
             raise GatingError(strategy.path, "a Diva experiment's gates depend on the file")
-        strategy = tube_strategy(strategy.path, Path(fcs.path).name)
+        strategy = tube_strategy(strategy, Path(fcs.path).name)
     if strategy.kind != "diva-tube":
         raise GatingError(strategy.path, f"is not a Diva tube strategy ({strategy.kind})")
     ET.register_namespace("gating", GML)

@@ -1042,7 +1042,7 @@ def evaluate(
     if strategy.kind == "diva":  # a FACSDiva experiment: the gates of the file's tube
         from .diva import tube_strategy
 
-        strategy = tube_strategy(strategy.path, sample or Path(fcs.path).name)
+        strategy = tube_strategy(strategy, sample or Path(fcs.path).name)
     if strategy.kind == "flowjo":
         return _evaluate_workspace(strategy, fcs, sample or Path(fcs.path).name)
     missing = _missing_channels(strategy, fcs) if strategy.engine == "sortpcr" else []
@@ -1518,7 +1518,7 @@ def gate_view(strategy: Strategy, fcs: FCSData, gate_id: str) -> GateView | None
     if strategy.kind == "diva":  # a FACSDiva experiment: the gates of the file's tube
         from .diva import tube_strategy
 
-        strategy = tube_strategy(strategy.path, Path(fcs.path).name)
+        strategy = tube_strategy(strategy, Path(fcs.path).name)
     if strategy.engine != "sortpcr" or gate_id not in strategy.gates:
         return None
     gate = strategy.gates[gate_id]

@@ -111,6 +111,27 @@ def test_gate_no_compensation(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "broken.csv" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_gate_chosen_data_set(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "resources" / "demo"))
+    import numpy as np
+    from fcswrite import Channel, chain_data_sets
+
+    chans = [Channel("FITC-A"), Channel("PE-A")]
+    low = np.full((100, 2), 10.0, dtype=np.float32)
+    high = np.full((300, 2), 1000.0, dtype=np.float32)
+    path = tmp_path / "two.lmd"
+    path.write_bytes(chain_data_sets([{"events": low, "channels": chans},
+                                      {"events": high, "channels": chans}]))  # fmt: skip
+    strategy = tmp_path / "pe.xml"
+    strategy.write_text(GML.replace('gating:compensation-ref="FCS"', ""))
+    proc = _run("gate", "--strategy", strategy, path)
+    assert proc.returncode == 2 and "data sets" in proc.stderr and "Traceback" not in proc.stderr
+    for dataset, want in (("0", ("0", "100")), ("1", ("300", "300"))):
+        proc = _run("gate", "--strategy", strategy, "--dataset", dataset, path)
+        assert proc.returncode == 0, proc.stderr
+        assert [(r["count"], r["parent_count"]) for r in _table(proc.stdout)] == [want]
+
+
 def test_gate_cellquest_file() -> None:
     cq = DEMO / "P09_presort.fcs"  # CellQuest FCS 2.0, no matrix
     proc = _run("gate", "--strategy", CELLQUEST, cq)

@@ -4,8 +4,8 @@ A Diva experiment holds specimens and tubes; every tube records the name of its 
 file (``<data_filename>``) and its own gate tree (``<gates>``). An FCS file is gated with the
 gates of the tube whose data file name equals the file's name (exact, else ignoring case);
 no tube, or several, -> :class:`GatingError`. The XML is read with DTDs and entities
-forbidden (:func:`sortpcr.gating.read_xml_safely`). Tubes' names, other tubes' data file
-names, tube and specimen names never enter a gating result or a message (a tube is named by
+forbidden (:func:`sortpcr.gating.read_xml_safely`). Other tubes' data file names and the
+tube, specimen and owner names never enter a gating result or a message (a tube is named by
 its data file, the file being gated).
 
 The gates become our own model (:class:`sortpcr.gating.Strategy` of kind ``diva-tube``,
@@ -99,7 +99,6 @@ _REGION_CLASSIFIERS = ("Region_Classifier", "SnapTo_Classifier", "SnapTo_Interva
 _BOOLEAN = {"AND_Classifier": "and", "OR_Classifier": "or", "NOT_Classifier": "not"}
 _KNOWN_REGIONS = ("RECTANGLE_REGION", "POLYGON_REGION", "INTERVAL_REGION", "BINNER_REGION")
 _MATRIX_ID = "diva-experiment"
-_ROOT = "All Events"
 
 
 @dataclass(frozen=True)

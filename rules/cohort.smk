@@ -9,6 +9,7 @@ COHORT_TABLES = expand(
         "table2",
         "expression",
         "fusion",
+        "reference_genes",
         "statistics",
         "lineage",
         "claims",
@@ -28,6 +29,7 @@ COHORT_CAPTIONS = {
     "table2": "Table 2",
     "expression": "Normalised expression",
     "fusion": "TEL-AML1",
+    "reference_genes": "Reference genes (geNorm)",
 }
 
 
@@ -39,15 +41,8 @@ rule cohort:
         fusion=expand("results/calls/{patient}.fusion.tsv", patient=PATIENTS),
         expression=expand("results/expression/{patient}.tsv", patient=PATIENTS),
     output:
-        **{
-            table: report(
-                f"results/cohort/{table}.tsv",
-                caption=f"../resources/report/{table}.rst",
-                category="Cohort",
-                labels={"table": label},
-            )
-            for table, label in COHORT_CAPTIONS.items()
-        },
+        # in the report as HTML pages (rules/report.smk)
+        **{table: f"results/cohort/{table}.tsv" for table in COHORT_CAPTIONS},
     log:
         "logs/cohort.log",
     benchmark:
@@ -70,26 +65,12 @@ rule statistics:
         groups="results/cohort/resistance_groups.tsv",
         table1="results/cohort/table1.tsv",
         fusion="results/cohort/fusion.tsv",
-        claims=str(Path(workflow.basedir) / "resources" / "study_claims.yaml"),
+        claims=str(Path(WORKFLOW_DIR) / "resources" / "study_claims.yaml"),
     output:
-        statistics=report(
-            "results/cohort/statistics.tsv",
-            caption="../resources/report/statistics.rst",
-            category="Cohort",
-            labels={"table": "Statistics"},
-        ),
-        lineage=report(
-            "results/cohort/lineage.tsv",
-            caption="../resources/report/lineage.rst",
-            category="Cohort",
-            labels={"table": "Lineage comparison"},
-        ),
-        claims=report(
-            "results/cohort/claims.tsv",
-            caption="../resources/report/claims.rst",
-            category="Cohort",
-            labels={"table": "Study claims"},
-        ),
+        # in the report as HTML pages (rules/report.smk)
+        statistics="results/cohort/statistics.tsv",
+        lineage="results/cohort/lineage.tsv",
+        claims="results/cohort/claims.tsv",
     log:
         "logs/statistics.log",
     benchmark:
@@ -111,7 +92,13 @@ rule workbook:
         flow="results/qc/flow.tsv",
         curves="results/qpcr/standard_curves.tsv",
     output:
-        "results/cohort/sortpcr_results.xlsx",
+        report(
+            "results/cohort/sortpcr_results.xlsx",
+            caption="../resources/report/workbook.rst",
+            category="Downloads",
+            subcategory="Workbook",
+            labels={"file": "workbook (xlsx)"},
+        ),
     log:
         "logs/workbook.log",
     benchmark:
@@ -133,10 +120,18 @@ rule figures:
         groups="results/cohort/resistance_groups.tsv",
         fusion="results/cohort/fusion.tsv",
     output:
-        report(
-            FIGURES,
+        # each figure once in Figures (SVG, editable text), the PNG under Downloads
+        svg=report(
+            [f for f in FIGURES if f.endswith(".svg")],
             caption="../resources/report/figures.rst",
-            category="Expression",
+            category="Figures",
+            subcategory="Cohort figures",
+        ),
+        png=report(
+            [f for f in FIGURES if f.endswith(".png")],
+            caption="../resources/report/figures.rst",
+            category="Downloads",
+            subcategory="Figures as PNG",
         ),
     log:
         "logs/figures.log",
@@ -164,24 +159,10 @@ rule provenance:
             | {p for p in SHEETS.plates["layout"] if p}
         ),
     output:
-        inputs=report(
-            "results/provenance/inputs.tsv",
-            caption="../resources/report/provenance.rst",
-            category="Provenance",
-            labels={"table": "raw inputs (SHA-256)"},
-        ),
-        software=report(
-            "results/provenance/software.tsv",
-            caption="../resources/report/provenance.rst",
-            category="Provenance",
-            labels={"table": "software versions"},
-        ),
-        config=report(
-            "results/provenance/config.yaml",
-            caption="../resources/report/provenance.rst",
-            category="Provenance",
-            labels={"table": "effective configuration"},
-        ),
+        # in the report as HTML pages (rules/report.smk)
+        inputs="results/provenance/inputs.tsv",
+        software="results/provenance/software.tsv",
+        config="results/provenance/config.yaml",
     log:
         "logs/provenance.log",
     benchmark:

@@ -120,6 +120,9 @@ STATISTICS_COLUMNS = [
     "mean_log2_fold_tobit",
     "p_tobit",
 ]
+REFERENCE_COLUMNS = ["unit", "measure", "gene", "rank", "value", "n_samples", "note"]
+#: geNorm's usual cut-off for the pairwise variation V (Vandesompele et al. 2002).
+GENORM_V_CUTOFF = 0.15
 #: Sheet order of the workbook.
 WORKBOOK_SHEETS = (
     "table1",
@@ -301,7 +304,8 @@ def table2(groups: pd.DataFrame, lineage_order: Sequence[str] = ("BCP", "T")) ->
     percentages are missing. ``patients``: comma-separated IDs, a ``*`` after a patient
     whose group rests on a flagged call (``group_flag`` of the groups table: an interval
     crossing a threshold, or a bound); ``n_flagged`` counts them and ``footnote`` gives
-    their reasons (``P01*: ...``). Without a ``group_flag`` column nothing is flagged.
+    their reasons (``P01*: ... | P07*: ...``). Without a ``group_flag`` column nothing is
+    flagged.
     """
     lineages = [lin for lin in lineage_order if lin in set(groups["lineage"])]
     lineages += sorted(set(groups["lineage"].astype(str)) - set(lineages))
@@ -332,7 +336,7 @@ def table2(groups: pd.DataFrame, lineage_order: Sequence[str] = ("BCP", "T")) ->
                     "pct_all": math.nan if group == "excluded" else _percent(len(members), n_all),
                     "patients": ", ".join(p + flags.get(p, ("", ""))[0] for p in members),
                     "n_flagged": len(flagged),
-                    "footnote": "; ".join(
+                    "footnote": " | ".join(
                         f"{p}{flags[p][0]}: {flags[p][1] or 'flagged call'}" for p in flagged
                     ),
                 }
@@ -357,7 +361,7 @@ def table2_wide(table: pd.DataFrame) -> pd.DataFrame:
             )
         if "footnote" in part:
             notes = part.loc[part["lineage"] == ALL, "footnote"].map(cell_text)
-            row["footnote"] = "; ".join(n for n in notes if n)
+            row["footnote"] = " | ".join(n for n in notes if n)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -446,7 +450,8 @@ def paired_values(part: pd.DataFrame) -> pd.DataFrame:
     not ``not_evaluable``), or the fold is a bound (``fold_censor`` ``<``/``>``, bound in
     ``fold``; or derived from ``cd34pos_censor``/``cd34neg_censor``). Columns: ``pos``,
     ``neg`` (AU, bounds where censored; NaN when not given), ``pos_censor``, ``neg_censor``,
-    ``log2_fold`` (log2 of the fold or its bound) and ``censor`` of the fold."""
+    ``log2_fold`` (log2 of pos / neg, a bound included as given; the calls' ``fold`` only
+    when a value is missing) and ``censor`` of the fold."""
     pos = pd.to_numeric(part["cd34pos"], errors="coerce")
     neg = pd.to_numeric(part["cd34neg"], errors="coerce")
     fold = pd.to_numeric(part["fold"], errors="coerce") if "fold" in part else pos / neg
@@ -460,9 +465,9 @@ def paired_values(part: pd.DataFrame) -> pd.DataFrame:
             continue  # both fractions bounded the same way: the fold is open
         p, n = float(pos[index]), float(neg[index])
         if censor:
-            f = float(fold[index])
-            if not (math.isfinite(f) and f > 0) and p > 0 and n > 0:
-                f = p / n
+            # the ratio of the two values, the bound as given (classify's fold of a bound is
+            # widened by the other fraction's error; a cohort test takes values as measured)
+            f = p / n if p > 0 and n > 0 else float(fold[index])
             if not (math.isfinite(f) and f > 0):
                 continue
         else:
@@ -591,6 +596,69 @@ def statistics(
     return pd.DataFrame(rows, columns=STATISTICS_COLUMNS)
 
 
+# --- reference genes over the cohort --------------------------------------------------------
+
+
+def reference_gene_stability(expression: pd.DataFrame) -> pd.DataFrame:
+    """geNorm M and pairwise variation V of the reference genes over the cohort
+    (``reference_genes.tsv``), per unit (relative / copies).
+
+    Samples: each patient's fraction on each plate (the per-plate ``reference`` rows of the
+    expression table, which normalise writes when two or more reference genes are used),
+    kept when every reference gene has a positive quantity there. ``measure`` ``M``: geNorm
+    stability of ``gene`` over all reference genes (lower = more stable; ``rank`` 1 = most
+    stable); ``V2/3``, ``V3/4``, ...: pairwise variation when ``gene`` (the next by
+    stability) is added to the normalisation factor, with a ``note`` when it is below
+    0.15 (the gene adds little). Values in log2 units. With fewer than two reference genes
+    or samples, one row says so.
+    """
+    from sortpcr.normalise import genorm_m, pairwise_v
+
+    def note_row(unit: str, text: str) -> dict[str, Any]:
+        return {"unit": unit, "measure": "", "gene": "", "rank": math.nan,
+                "value": math.nan, "n_samples": 0, "note": text}  # fmt: skip
+
+    if len(expression) and "kind" in expression:
+        refs = expression[
+            (expression["kind"].astype(str) == "reference")
+            & (expression["plate"].astype(str) != COMBINED)
+        ].copy()
+    else:
+        refs = pd.DataFrame(columns=["unit", "gene", "target_quantity"])
+    refs["q"] = pd.to_numeric(refs.get("target_quantity"), errors="coerce")
+    refs = refs[refs["q"] > 0]
+    rows: list[dict[str, Any]] = []
+    if not len(refs):
+        rows.append(note_row("", "fewer than two reference genes (qpcr.reference_genes): "
+                             "geNorm M and V need two or more"))  # fmt: skip
+        return pd.DataFrame(rows, columns=REFERENCE_COLUMNS)
+    for unit, part in refs.groupby(refs["unit"].astype(str), sort=True):
+        wide = part.pivot_table(
+            index=["patient", "fraction", "plate"], columns="gene", values="q", aggfunc="first"
+        ).dropna()
+        genes = sorted(wide.columns.astype(str))
+        if len(genes) < 2 or len(wide) < 2:
+            rows.append(note_row(unit, f"{len(genes)} reference gene(s) on {len(wide)} "
+                                 "complete sample(s): geNorm needs two of each"))  # fmt: skip
+            continue
+        levels = {g: list(np.log2(wide[g].to_numpy(float))) for g in genes}
+        m = genorm_m(levels)
+        order = sorted(genes, key=lambda g: (m[g], g))
+        for rank, gene in enumerate(order, start=1):
+            rows.append({"unit": unit, "measure": "M", "gene": gene, "rank": rank,
+                         "value": m[gene], "n_samples": len(wide), "note": ""})  # fmt: skip
+        for n, v in enumerate(pairwise_v(levels, order), start=2):
+            note = (
+                f"below {GENORM_V_CUTOFF:g}: {order[n]} adds little to {n} genes"
+                if v < GENORM_V_CUTOFF
+                else ""
+            )
+            rows.append({"unit": unit, "measure": f"V{n}/{n + 1}", "gene": order[n],
+                         "rank": n + 1, "value": v, "n_samples": len(wide),
+                         "note": note})  # fmt: skip
+    return pd.DataFrame(rows, columns=REFERENCE_COLUMNS)
+
+
 # --- everything at once ---------------------------------------------------------------------
 
 
@@ -604,9 +672,9 @@ def build_cohort(
     genes: Sequence[str] = ("BCL2", "MDR1", "BCRP", "LRP"),
 ) -> dict[str, pd.DataFrame]:
     """The cohort tables, keyed by file stem: calls, resistance_groups, table1, table2,
-    expression, fusion (write each with :func:`sortpcr.io.write_tsv`). The statistics are a
-    step of their own (:func:`statistics`, on ``calls`` and ``resistance_groups``), so that
-    the figures need not wait for ``scipy.stats``.
+    expression, fusion, reference_genes (write each with :func:`sortpcr.io.write_tsv`). The
+    statistics are a step of their own (:func:`statistics`, on ``calls`` and
+    ``resistance_groups``), so that the figures need not wait for ``scipy.stats``.
 
     ``samples``: rows of samples.tsv; ``flow``: results/qc/flow.tsv; the others: per-patient
     outputs of classify (calls, group, fusion) and normalise (expression), as lists of
@@ -618,13 +686,15 @@ def build_cohort(
     order += sorted(set(lineages.values()) - set(order))
     all_calls = cohort_calls(calls, genes)
     all_groups = cohort_groups(groups)
+    all_expression = cohort_expression(expression, lineages)
     return {
         "calls": all_calls,
         "resistance_groups": all_groups,
         "table1": table1(sheet, flow),
         "table2": table2(all_groups, order),
-        "expression": cohort_expression(expression, lineages),
+        "expression": all_expression,
         "fusion": cohort_fusion(fusion),
+        "reference_genes": reference_gene_stability(all_expression),
     }
 
 

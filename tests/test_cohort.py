@@ -268,7 +268,9 @@ def test_build_cohort_and_workbook_round_trip(tmp_path):
     )  # fmt: skip
     assert set(tables) == {
         "calls", "resistance_groups", "table1", "table2", "expression", "fusion",
+        "reference_genes",
     }  # fmt: skip
+    assert tables["reference_genes"].note.iloc[0].startswith("fewer than two reference genes")
     tables["statistics"] = statistics(tables["calls"], tables["resistance_groups"], ["MDR1"])
     assert list(tables["resistance_groups"].patient) == ["P01", "P02"]
     assert list(tables["calls"].ci_crosses_threshold) == [False, None]
@@ -704,3 +706,44 @@ def test_cohort_figures_draw_bounds_words_and_readable_log_axes(tmp_path):
     save_figure(heat, path)
     svg = path.read_text()
     assert "<text" in svg and "resistance group" in svg  # editable text, not glyph paths
+
+
+def reference_rows(levels):
+    """Expression rows of kind ``reference``: gene -> log2 quantity per sample (P01..Pn,
+    CD34pos, plate EXPR01), plus combined rows that must be ignored."""
+    rows = []
+    for gene, values in levels.items():
+        for i, value in enumerate(values, start=1):
+            for plate in ("EXPR01", "combined"):
+                rows.append({"patient": f"P{i:02d}", "fraction": "CD34pos", "plate": plate,
+                             "gene": gene, "kind": "reference", "unit": "relative",
+                             "target_quantity": 2.0**value if plate == "EXPR01" else 99.0,
+                             "status": "ok"})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_reference_gene_stability_by_hand():
+    from sortpcr.cohort import reference_gene_stability
+
+    # log2 A = 0, 1, 2; B = 0, 0, 0; C = A + 1. SD(A - B) = 1, SD(A - C) = 0, SD(B - C) = 1:
+    # M_A = (1 + 0) / 2 = 0.5, M_C = 0.5, M_B = (1 + 1) / 2 = 1 -> order A, C, B.
+    # V2/3: NF2 = mean(A, C) = 0.5, 1.5, 2.5; NF3 = 1/3, 1, 5/3; difference 1/6, 1/2, 5/6:
+    # SD 1/3
+    table = reference_gene_stability(
+        reference_rows({"A": [0, 1, 2], "B": [0, 0, 0], "C": [1, 2, 3]})
+    )
+    m = table[table.measure == "M"].set_index("gene")
+    assert list(m.index) == ["A", "C", "B"] and list(m["rank"]) == [1, 2, 3]
+    assert m.loc["A", "value"] == pytest.approx(0.5) and m.loc["B", "value"] == pytest.approx(1)
+    assert set(table.n_samples) == {3}
+    v = table[table.measure == "V2/3"].iloc[0]
+    assert v.gene == "B" and v.value == pytest.approx(1 / 3) and v.note == ""
+    # a third gene that tracks the first two closely adds little: V below 0.15, noted
+    close = reference_gene_stability(
+        reference_rows({"A": [0, 1, 2], "B": [0.1, 1.0, 2.1], "C": [0.05, 1.05, 2.0]})
+    )
+    v = close[close.measure == "V2/3"].iloc[0]
+    assert v.value < 0.15 and "adds little" in v.note
+    # one reference gene: a row that says so
+    one = reference_gene_stability(reference_rows({"GUS": [0, 1]}))
+    assert len(one) == 1 and "geNorm needs two" in one.note.iloc[0]

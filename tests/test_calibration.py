@@ -131,7 +131,7 @@ def test_a_reference_analysis_meets_the_targets_on_this_simulation(cohort):
 
     plates, truth = cohort
     sim = calsim.SimSettings()
-    rows = calsim_ref.reference_calls(plates, sim.genes, sim.reference, TRUE_RT_SD)
+    rows = calsim_ref.reference_calls(plates, sim.genes, sim.references, TRUE_RT_SD)
     judged = [calsim.judge(row, truth[(row["patient"], row["gene"])]) for row in rows]
     everything = calsim.metrics(judged)
     assert 0.93 <= everything["coverage"] <= 0.97

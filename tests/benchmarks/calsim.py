@@ -8,7 +8,8 @@ between two Snakemake jobs) and scores the calls against the true folds.
 
 The simulated chemistry (all Ct in cycles, quantities in IM-9 relative units, AU):
 
-* each plate carries the four genes and the reference gene (GUS) with their own IM-9
+* each plate carries the four genes and the reference gene(s) (GUS; optionally a second
+  one, e.g. ABL1, whose level per cell is the same in both fractions) with their own IM-9
   standard series ``STANDARDS`` (1 to 0.001 AU) in ``std_replicates`` wells per level and one
   NTC per target; two patients per plate in duplicate, or one patient per plate in
   triplicate (as a 96-well plate allows beside five standard curves);
@@ -83,7 +84,7 @@ class SimSettings:
     barely_expressed_share: float = 0.06
     barely_expressed_log10: tuple[float, float] = (-4.5, -3.0)
     genes: tuple[str, ...] = GENES
-    reference: str = REFERENCE
+    references: tuple[str, ...] = (REFERENCE,)
 
 
 def draw_log2_fold(rng: np.random.Generator) -> float:
@@ -128,7 +129,7 @@ def simulate_cohort(
     """
     sim = sim or SimSettings()
     rng = np.random.default_rng(seed)
-    targets = (*sim.genes, sim.reference)
+    targets = (*sim.genes, *sim.references)
     patients = [f"S{i + 1:04d}" for i in range(n_patients)]
     triplicate = rng.random(n_patients) < sim.triplicate_share
     plan: list[tuple[list[str], int]] = [
@@ -161,7 +162,9 @@ def simulate_cohort(
             cdna = {
                 f: 10 ** rng.uniform(*np.log10(sim.cdna_range)) for f in FRACTIONS
             }  # GUS level per fraction
-            level: dict[str, dict[str, float]] = {f: {sim.reference: 1.0} for f in FRACTIONS}
+            level: dict[str, dict[str, float]] = {
+                f: dict.fromkeys(sim.references, 1.0) for f in FRACTIONS
+            }
             for gene in sim.genes:
                 if rng.random() < sim.barely_expressed_share:
                     base = rng.uniform(*sim.barely_expressed_log10)
@@ -173,7 +176,7 @@ def simulate_cohort(
                 in_range = all(
                     lo_std <= level[f][g] * cdna[f] <= hi_std
                     for f in FRACTIONS
-                    for g in (gene, sim.reference)
+                    for g in (gene, *sim.references)
                 )
                 truth[(patient, gene)] = {
                     "patient": patient,
@@ -195,13 +198,14 @@ def simulate_cohort(
                     q = level[fraction][t] * cdna[fraction] * 2.0 ** rt[(fraction, t)]
                     layout += [("unknown", t, sample, math.nan, q)] * reps
             for gene in sim.genes:
-                ref = sim.reference
+                ref_shift = sum(
+                    rt[("CD34pos", r)] - rt[("CD34neg", r)] for r in sim.references
+                ) / len(sim.references)  # geometric mean of the references
                 truth[(patient, gene)]["cdna_log2_fold"] = (
                     truth[(patient, gene)]["true_log2_fold"]
                     + rt[("CD34pos", gene)]
-                    - rt[("CD34pos", ref)]
                     - rt[("CD34neg", gene)]
-                    + rt[("CD34neg", ref)]
+                    - ref_shift
                 )
         for t in targets:
             layout.append(("ntc", t, "NTC", math.nan, 0.0))
@@ -244,7 +248,7 @@ def simulate_cohort(
                 truth[(patient, gene)]["outlier_wells"] = sum(
                     plate.outliers.get((f"{patient}{s}", t), 0)
                     for s in FRACTIONS.values()
-                    for t in (gene, sim.reference)
+                    for t in (gene, *sim.references)
                 )
     return plates, truth
 
@@ -256,13 +260,27 @@ def tree_root() -> Path:
     return Path(sortpcr.__file__).resolve().parents[1]
 
 
-def load_config(rt_sd_log2: float) -> dict[str, Any]:
-    """The imported tree's ``config/config.yaml`` with ``qpcr.rt_sd_log2`` set."""
+def load_config(
+    rt_sd_log2: float,
+    references: tuple[str, ...] = (REFERENCE,),
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The imported tree's ``config/config.yaml`` with ``qpcr.rt_sd_log2`` and
+    ``qpcr.reference_genes`` set, and ``overrides`` (dotted keys, e.g.
+    ``qpcr.replicates.discordant``) applied."""
     import yaml
 
     with open(tree_root() / "config" / "config.yaml", encoding="utf-8") as handle:
         config = yaml.safe_load(handle)
     config["qpcr"]["rt_sd_log2"] = float(rt_sd_log2)
+    config["qpcr"]["reference_genes"] = list(references)
+    config["qpcr"]["reference_gene"] = references[0]
+    for dotted, value in (overrides or {}).items():
+        *parents, last = dotted.split(".")
+        section = config
+        for key in parents:
+            section = section.setdefault(key, {})
+        section[last] = value
     return config
 
 
@@ -491,12 +509,18 @@ def subsets(judged: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def evaluate(
-    plates: list[Plate], truth: Mapping[tuple[str, str], Mapping[str, Any]], rt_sd_log2: float
+    plates: list[Plate],
+    truth: Mapping[tuple[str, str], Mapping[str, Any]],
+    rt_sd_log2: float,
+    references: tuple[str, ...] = (REFERENCE,),
+    overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run the pipeline with ``qpcr.rt_sd_log2 = rt_sd_log2`` and score it (:func:`subsets`)."""
-    calls = run_pipeline(plates, load_config(rt_sd_log2))
+    """Run the pipeline with ``qpcr.rt_sd_log2 = rt_sd_log2`` (and config ``overrides``)
+    and score it (:func:`subsets`)."""
+    calls = run_pipeline(plates, load_config(rt_sd_log2, references, overrides))
     judged = [judge(row, truth[(str(row["patient"]), str(row["gene"]))]) for row in calls]
-    return {"rt_sd_log2": rt_sd_log2, "analysis": "sortpcr", **subsets(judged)}
+    label = "sortpcr" + "".join(f" [{k}={v}]" for k, v in (overrides or {}).items())
+    return {"rt_sd_log2": rt_sd_log2, "analysis": label, **subsets(judged)}
 
 
 def run(
@@ -505,18 +529,25 @@ def run(
     sim: SimSettings | None = None,
     rt_settings: Iterable[float] = (),
     reference: bool = True,
+    variants: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Simulate once, evaluate once per ``qpcr.rt_sd_log2`` in ``rt_settings`` (default: 0
-    and the simulated truth), and the same for the reference analysis of ``calsim_ref``
-    when ``reference``. Returns a JSON-able dict."""
+    and the simulated truth), once more per config override in ``variants`` (at the
+    simulated RT SD), and the same for the reference analysis of ``calsim_ref`` when
+    ``reference``. Returns a JSON-able dict."""
     sim = sim or SimSettings()
     plates, truth = simulate_cohort(n_patients, seed, sim)
     settings = list(rt_settings) or [0.0, sim.rt_sd_log2]
-    runs = [evaluate(plates, truth, rt) for rt in settings]
+    runs = [evaluate(plates, truth, rt, sim.references) for rt in settings]
+    runs += [
+        evaluate(plates, truth, sim.rt_sd_log2, sim.references, variant) for variant in variants
+    ]
     if reference:
         from calsim_ref import evaluate_reference
 
-        runs += [evaluate_reference(plates, truth, sim.genes, sim.reference, rt) for rt in settings]
+        runs += [
+            evaluate_reference(plates, truth, sim.genes, sim.references, rt) for rt in settings
+        ]
     return {
         "patients": n_patients,
         "seed": seed,

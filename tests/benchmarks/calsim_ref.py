@@ -10,11 +10,13 @@ a discordant well is far more often late than early. The replicate variance is p
 every replicate group of the target on the plate (standards and unknowns; degrees of freedom =
 sum of n - 1). Curves pass the shipped acceptance (efficiency 0.90-1.10, R2 >= 0.98, three levels).
 
-Per gene, the log10 fold is ``(dCt_target / b_target) - (dCt_GUS / b_GUS)`` with ``dCt`` =
-mean Ct of CD34+ minus mean Ct of CD34- and ``b`` the slope: the intercept cancels (shared
-curve). Its variance by the delta method, per target: ``(s2/k_pos + s2/k_neg) / b**2 +
-dCt**2 * var(b) / b**4`` (``s2`` pooled replicate variance, ``var(b) = s_res**2 / Sxx``), plus
-``4 * (rt_sd_log2 * log10(2))**2`` for RT variation of the target and GUS in both fractions.
+Per gene, the log10 fold is ``dCt_target / b_target`` minus the mean over the m reference
+genes of ``dCt_ref / b_ref`` (their geometric mean), with ``dCt`` = mean Ct of CD34+ minus
+mean Ct of CD34- and ``b`` the slope: the intercept cancels (shared curve). Its variance by
+the delta method, per target: ``(s2/k_pos + s2/k_neg) / b**2 + dCt**2 * var(b) / b**4``
+(``s2`` pooled replicate variance, ``var(b) = s_res**2 / Sxx``), each reference's term
+divided by m**2, plus ``2 * (1 + 1/m) * (rt_sd_log2 * log10(2))**2`` for RT variation of the
+target and the references in both fractions.
 The interval uses a t quantile with Welch-Satterthwaite degrees of freedom (RT term: infinite).
 """
 
@@ -89,7 +91,7 @@ def _t_quantile(df: float, level: float) -> float:
 def reference_calls(
     plates: Iterable[Plate],
     genes: tuple[str, ...],
-    reference: str,
+    references: tuple[str, ...],
     rt_sd_log2: float,
     outlier_ct: float = 1.0,
     threshold: float = 2.0,
@@ -99,16 +101,17 @@ def reference_calls(
     flags``) of the reference analysis, one per patient and gene."""
     from sortpcr.classify import call_fold
 
-    rt_var = (rt_sd_log2 * math.log10(2.0)) ** 2
+    m = len(references)
+    rt_var = 2 * (1 + 1 / m) * (rt_sd_log2 * math.log10(2.0)) ** 2
     rows = []
     for plate in plates:
-        fits = {t: _fit(plate, t, outlier_ct) for t in (*genes, reference)}
+        fits = {t: _fit(plate, t, outlier_ct) for t in (*genes, *references)}
         for patient in plate.patients:
             for gene in genes:
                 out = {"patient": patient, "gene": gene, "call": "not_evaluable", "flags": ""}
                 rows.append(out)
-                log10_fold, var, pieces = 0.0, 4 * rt_var, []
-                for t, sign in ((gene, 1.0), (reference, -1.0)):
+                log10_fold, var, pieces = 0.0, rt_var, []
+                for t, weight in ((gene, 1.0), *((r, -1.0 / m) for r in references)):
                     fit = fits[t]
                     if fit is None:
                         break
@@ -117,9 +120,9 @@ def reference_calls(
                     if pos is None or neg is None:
                         break
                     b, dct = fit["slope"], pos[0] - neg[0]
-                    log10_fold += sign * dct / b
-                    rep = fit["s2"] * (1 / pos[1] + 1 / neg[1]) / b**2
-                    curve = dct**2 * fit["var_slope"] / b**4
+                    log10_fold += weight * dct / b
+                    rep = weight**2 * fit["s2"] * (1 / pos[1] + 1 / neg[1]) / b**2
+                    curve = weight**2 * dct**2 * fit["var_slope"] / b**4
                     var += rep + curve
                     pieces += [(rep, fit["df_rep"]), (curve, fit["df_curve"])]
                 else:
@@ -142,12 +145,12 @@ def evaluate_reference(
     plates: list[Plate],
     truth: Mapping[tuple[str, str], Mapping[str, Any]],
     genes: tuple[str, ...],
-    reference: str,
+    references: tuple[str, ...],
     rt_sd_log2: float,
 ) -> dict[str, Any]:
     """Figures of the reference analysis (same subsets as :func:`calsim.evaluate`)."""
     from calsim import judge, subsets
 
-    rows = reference_calls(plates, genes, reference, rt_sd_log2)
+    rows = reference_calls(plates, genes, references, rt_sd_log2)
     judged = [judge(row, truth[(row["patient"], row["gene"])]) for row in rows]
     return {"rt_sd_log2": rt_sd_log2, "analysis": "reference", **subsets(judged)}

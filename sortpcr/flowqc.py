@@ -351,7 +351,7 @@ def analyse_patient_with_events(
         info["cells_gate"] = cells_gate
         info["cells"] = result.counts[cells_gate] if cells_gate else data.n_events
         info["blasts"] = result.counts[blast_gate]
-        found = _singlet_gate(strategy, blast_gate, result.parents)
+        found = _singlet_gate(result.applied or strategy, blast_gate, result.parents)
         info["singlet_gate"] = found
         singlet = singlet or found
     events.strategy = applied

@@ -410,6 +410,8 @@ def test_real_export_other_tubes_stay_out_of_results(tmp_path: Path) -> None:
         settings,
     )
     assert result["files"]["presort"]["counts"]["P5"] == OURS["P5"]
+    # the singlet gate nearest above the blast gate, found in the tube: P2 (SSC-W x SSC-H)
+    assert result["strategy"]["singlet_gate"] == "P2"
     # results/flow/{patient}.gating.xml: the tube's gates only, as Gating-ML
     written = applied_gates_text(result, events)
     assert "<gating:Gating-ML" in written and "PolygonGate" in written

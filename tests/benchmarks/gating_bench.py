@@ -4,10 +4,14 @@
                                                        [--dir DIR] [--json OUT]
 
 Prints events/s for sortpcr (``read_fcs`` + ``evaluate`` with the shipped
-``resources/gating/facsdiva.xml``) beside FlowKit (``flowkit.Sample`` +
-``GatingStrategy.gate_sample`` on the same file and strategy), best of ``--repeat`` runs in
-one warm process, and the same work as a fresh process (imports included, as a Snakemake
-``script:`` job pays it). Asserts that both give identical memberships for every gate.
+``resources/gating/facsdiva.xml``, its template coordinates) beside FlowKit
+(``flowkit.Sample`` + ``GatingStrategy.gate_sample`` on the same file and strategy), best of
+``--repeat`` runs in one warm process, and the same work as a fresh process (imports
+included, as a Snakemake ``script:`` job pays it). Asserts that both give identical
+memberships for every gate. Then the cost of adaptation: the same file gated with the
+adaptive searches, and the gating job's work per demo patient (``analyse_patient`` of three
+files, the applied gates' Gating-ML, the QC figure) with the adaptive strategies against the
+fixed ones, in CPU seconds (``--job``; the demo's 17 patients, best of ``--repeat``).
 Not a test: timings are never asserted.
 """
 
@@ -76,6 +80,9 @@ def run(n_events: int = 1_000_000, repeat: int = 3, directory: Path | None = Non
         from sortpcr.gating import evaluate, load_strategy
 
         def ours():
+            return evaluate(load_strategy(STRATEGY), read_fcs(path), adapt=False)
+
+        def adapted():
             return evaluate(load_strategy(STRATEGY), read_fcs(path))
 
         import flowkit
@@ -87,6 +94,8 @@ def run(n_events: int = 1_000_000, repeat: int = 3, directory: Path | None = Non
 
         ours()  # warm caches (file pages, first-call costs) for both
         t_ours, r_ours = _best(ours, repeat)
+        adapted()
+        t_adapted, _ = _best(adapted, repeat)
         theirs()
         t_fk, r_fk = _best(theirs, repeat)
         identical = {
@@ -117,10 +126,61 @@ def run(n_events: int = 1_000_000, repeat: int = 3, directory: Path | None = Non
         "sortpcr_events_per_s": round(n_events / t_ours),
         "flowkit_events_per_s": round(n_events / t_fk),
         "speedup": round(t_fk / t_ours, 2),
+        "sortpcr_adaptive_s": round(t_adapted, 4),
         "fresh_process_sortpcr_s": round(fresh["sortpcr"], 3),
         "fresh_process_flowkit_s": round(fresh["flowkit"], 3),
         "fresh_process_speedup": round(fresh["flowkit"] / fresh["sortpcr"], 2),
     }
+
+
+def job_cost(repeat: int = 3) -> dict:
+    """CPU seconds per demo patient of the gating job's work (gate three files, write the
+    applied gates, draw the figure), adaptive strategies against fixed ones; best of
+    ``repeat`` passes over the 17 demo patients in one warm process (imports paid once)."""
+    import flow_sim
+
+    from sortpcr.flowqc import analyse_patient_with_events, applied_gates_text
+    from sortpcr.plots.flow import patient_figure
+
+    settings = {
+        "gating": {
+            "blast_gate": "Blasts",
+            "fraction_gates": {"CD34pos": "CD34pos", "CD34neg": "CD34neg"},
+            "markers": {"CD45": ["FITC-A", "FL1-H"], "CD34": ["PE-A", "FL2-H"]},
+        },
+        "qc": {},
+    }
+    fcs = ROOT / "resources" / "demo" / "fcs"
+    patients = [f"P{i:02d}" for i in range(1, 18)]
+
+    def one_pass(suffix: str, out: Path) -> tuple[float, float]:
+        gate_cpu = total_cpu = 0.0
+        for patient in patients:
+            name = "facsdiva" if flow_sim.style_for(patient) == "diva" else "cellquest"
+            files = {f: fcs / f"{patient}_{f}.fcs" for f in ("presort", "CD34pos", "CD34neg")}
+            start = time.process_time()
+            result, events = analyse_patient_with_events(
+                patient, files["presort"], {f: files[f] for f in ("CD34pos", "CD34neg")}, {},
+                ROOT / "resources" / "gating" / f"{name}{suffix}.xml", settings,
+            )  # fmt: skip
+            (out / "g.xml").write_text(applied_gates_text(result, events))
+            gated = time.process_time()
+            patient_figure(result, events, out / "f.png")
+            gate_cpu += gated - start
+            total_cpu += time.process_time() - start
+        return gate_cpu / len(patients), total_cpu / len(patients)
+
+    figures = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, suffix in (("fixed", "_fixed"), ("adaptive", "")):
+            one_pass(suffix, Path(tmp))  # warm
+            runs = [one_pass(suffix, Path(tmp)) for _ in range(repeat)]
+            figures[f"{label}_gating_cpu_s"] = round(min(r[0] for r in runs), 4)
+            figures[f"{label}_job_cpu_s"] = round(min(r[1] for r in runs), 4)
+    figures["added_job_cpu_s_per_patient"] = round(
+        figures["adaptive_job_cpu_s"] - figures["fixed_job_cpu_s"], 4
+    )
+    return figures
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -129,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=None, help="where to write the FCS file")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--job", action="store_true", help="also the per-patient job cost")
     args = parser.parse_args(argv)
     figures = run(args.events, args.repeat, args.dir)
     print(f"read + compensate + gate, {figures['events']:,} events, gates {figures['gates']}")
@@ -139,11 +200,21 @@ def main(argv: list[str] | None = None) -> None:
         f"  FlowKit : {figures['flowkit_s']:.3f} s  {figures['flowkit_events_per_s']:>12,} events/s"
     )
     print(f"  speed-up {figures['speedup']}x, memberships identical for every gate")
+    print(f"  sortpcr with the adaptive searches: {figures['sortpcr_adaptive_s']:.3f} s")
     print(
         f"  fresh process (imports included): sortpcr {figures['fresh_process_sortpcr_s']} s, "
         f"FlowKit {figures['fresh_process_flowkit_s']} s "
         f"({figures['fresh_process_speedup']}x)"
     )
+    if args.job:
+        job = job_cost(args.repeat)
+        figures.update(job)
+        print(
+            "gating job per demo patient, CPU s (gating + Gating-ML / whole job with figure): "
+            f"fixed {job['fixed_gating_cpu_s']} / {job['fixed_job_cpu_s']}, adaptive "
+            f"{job['adaptive_gating_cpu_s']} / {job['adaptive_job_cpu_s']}; added "
+            f"{job['added_job_cpu_s_per_patient']}"
+        )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
 

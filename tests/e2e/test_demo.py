@@ -141,6 +141,25 @@ def test_statistics_keep_rows_and_add_censoring_columns(demo_run):
         assert column in stats.columns
 
 
+def test_table2_stars_the_groups_resting_on_flagged_calls(demo_run):
+    groups = read(demo_run, "cohort", "resistance_groups.tsv")
+    flagged = set(groups.loc[groups["group_flag"] == "*", "patient"])
+    table2 = read(demo_run, "cohort", "table2.tsv")
+    rows = table2[table2["lineage"] == "all"]
+    starred = {p.strip()[:-1] for cell in rows["patients"] for p in cell.split(",") if "*" in p}
+    assert starred == flagged
+    assert int(rows["n_flagged"].sum()) == len(flagged)
+    for patient in flagged:
+        assert any(f"{patient}*: " in note for note in rows["footnote"]), patient
+    # the counts stay the study's whatever the flags
+    assert rows.set_index("group").loc["CD34neg_only", "n"] == 9
+
+
+def test_reference_gene_table_says_gus_alone(demo_run):
+    table = read(demo_run, "cohort", "reference_genes.tsv")
+    assert len(table) == 1 and "fewer than two reference genes" in table.loc[0, "note"]
+
+
 def test_figures_and_workbook_exist(demo_run):
     figures = demo_run / "results" / "figures"
     for name in ["figure1_BCP", "figure2_T", "heatmap_log2_fold"]:

@@ -28,6 +28,17 @@ parent. Semantics mirrored from FlowKit / Gating-ML 2.0:
 Gates or transforms it does not know make the strategy fall back to FlowKit
 (``Strategy.engine == "flowkit"``, with the reason). FlowJo workspaces always use FlowKit.
 
+Adaptive gates. A gate whose ``data-type:custom_info`` holds a ``<sortpcr:cluster>``
+(polygon: moved onto the densest point of its parent's events in a search window) or a
+``<sortpcr:valley>`` (one-dimension range: its bound set at the deepest density valley,
+else a quantile of an internal negative population, else the template's) is found in each
+file while it is evaluated (:class:`ClusterSearch`, :class:`ValleySearch`; the searches in
+:mod:`sortpcr.adaptive`; format and parameters in resources/gating/README.md). The result's
+``applied`` strategy holds the coordinates used and no search: gate other files with it
+(a patient's sorted tubes), or write it with :func:`gatingml_text` - loaded again, it gives
+the same memberships in our engine and in FlowKit. FlowKit itself ignores our element and
+sees the template.
+
 Errors: dimension names that are not channels of a file -> :class:`GatingError` naming the
 missing channels and the file; gate IDs required by the configuration but absent ->
 :class:`GatingError` listing the IDs that exist (:func:`require_gates`).
@@ -48,14 +59,19 @@ if TYPE_CHECKING:
     from .fcs import FCSData
 
 __all__ = [
+    "ClusterSearch",
     "Dimension",
     "Gate",
     "GatingResult",
     "Strategy",
+    "ValleySearch",
+    "applied_gatingml",
     "evaluate",
     "evaluate_flowkit",
     "flowkit_sample",
     "gate_view",
+    "gatingml_text",
+    "inverse_values",
     "load_strategy",
     "read_xml_safely",
     "require_gates",

@@ -12,6 +12,7 @@ sys.path.insert(0, WORKFLOW_DIR)  # the Snakefile's folder (also as a module)
 
 from sortpcr.errors import SheetError  # noqa: E402
 from sortpcr.provenance import code_version as hash_code  # noqa: E402
+from sortpcr.runner import gating_memory_mb  # noqa: E402
 from sortpcr.sheets import load as load_sheets  # noqa: E402
 
 try:
@@ -66,6 +67,11 @@ def flow_inputs(wildcards):
     if compensation_matrix(wildcards.patient):
         inputs["compensation"] = compensation_matrix(wildcards.patient)
     return inputs
+
+
+def gate_mem_mb(wildcards, input):
+    """resources: a gating job's memory from the size of its FCS files (sortpcr.runner)."""
+    return gating_memory_mb(input.size_mb)
 
 
 def all_flow_inputs():

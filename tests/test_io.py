@@ -152,3 +152,14 @@ def test_a_log_that_cannot_be_written_is_said_once(tmp_path, capsys, monkeypatch
     err = capsys.readouterr().err
     assert err.count("could not be written: No space left on device") == 1
     assert "Traceback" not in err
+
+
+def test_gating_memory_grows_with_the_input_and_covers_the_measured_peaks():
+    from sortpcr.runner import gating_memory_mb
+
+    assert gating_memory_mb(0.5) == 1000  # a demo patient: the old fixed figure
+    # measured peaks (tests/benchmarks/run.py memory): 1 M-event pre-sort 48 MB of FCS ->
+    # 374 MB; 5 M-event pre-sort 240 MB -> 1,595 MB (the rule used to declare 1,000)
+    assert gating_memory_mb(48) >= 374
+    assert 1595 <= gating_memory_mb(240) <= 2 * 1595
+    assert gating_memory_mb(241) > gating_memory_mb(240)

@@ -13,7 +13,9 @@ Figures:
   beside FlowKit's ``GatingStrategy.gate_sample`` (memberships asserted identical), and the
   same file gated as one Snakemake-style job (a fresh process, imports included);
 * scale: a generated N-patient cohort: ``snakemake -n`` seconds, then a full run's CPU seconds
-  per patient and the peak memory of any one process.
+  per patient and the peak memory of any one process;
+* memory: one gating job's peak RSS on a 5,000,000-event pre-sort file (``--memory-events``)
+  beside the ``mem_mb`` the rule declares for that input size.
 """
 
 from __future__ import annotations
@@ -141,6 +143,61 @@ def bench_gating(tmp: Path) -> dict:
     return json.loads((tmp / "gating.json").read_text())
 
 
+#: the gating job's work (scripts/gate_patient.py without Snakemake) in a fresh process
+GATING_JOB = """
+import sys, yaml
+sys.path.insert(0, sys.argv[1])
+from sortpcr.flowqc import FLOW_COLUMNS, analyse_patient_with_events, flow_records
+from sortpcr.io import write_json, write_records
+from sortpcr.plots.flow import patient_figure
+cfg = yaml.safe_load(open(sys.argv[1] + "/config/config.yaml"))
+d = sys.argv[2]
+files = {"CD34pos": d + "/BIG_CD34pos.fcs", "CD34neg": d + "/BIG_CD34neg.fcs"}
+labels = {"presort": "BIG_presort.fcs", "CD34pos": "BIG_CD34pos.fcs", "CD34neg": "BIG_CD34neg.fcs"}
+result, events = analyse_patient_with_events(
+    "BIG", d + "/BIG_presort.fcs", files, labels, sys.argv[1] + "/resources/gating/facsdiva.xml",
+    {"gating": cfg["gating"], "qc": cfg["qc"]},
+)
+write_json(d + "/BIG.json", result)
+write_records(d + "/BIG.tsv", flow_records(result), FLOW_COLUMNS)
+patient_figure(result, events, d + "/BIG.png")
+"""
+
+
+def bench_memory(tmp: Path, events: int = 5_000_000) -> dict:
+    """Peak memory of one gating job on a pre-sort file of ``events`` events (sorted tubes of
+    a quarter of that each, as the demo simulator writes them) against what the rule
+    declares (``gating_memory_mb`` of the input size)."""
+    sys.path.insert(0, str(ROOT / "resources" / "demo"))
+    import flow_sim
+
+    from sortpcr.runner import gating_memory_mb
+
+    folder = tmp / "memory"
+    folder.mkdir()
+    paths = flow_sim.write_patient_fcs(folder, "BIG", 0.5, "diva", 2024, {}, n_events=events)
+    input_mb = sum(p.stat().st_size for p in paths.values()) / 1e6
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", GATING_JOB, str(ROOT), str(folder)], check=True, cwd=ROOT)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_mb = after.ru_maxrss / 1024  # the largest child so far: run this before the others
+    total_events = sum(
+        int(re.search(rb"\$TOT[^0-9]*(\d+)", p.read_bytes()[:4096]).group(1))
+        for p in paths.values()
+    )
+    return {
+        "presort_events": events,
+        "all_events": total_events,
+        "input_mb": round(input_mb, 1),
+        "peak_rss_mb": round(peak_mb),
+        "declared_mem_mb": gating_memory_mb(input_mb),
+        "peak_mb_per_million_events": round(peak_mb / (total_events / 1e6)),
+        "wall_s": round(time.perf_counter() - start, 1),
+        "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
+    }
+
+
 def bench_scale(tmp: Path, patients: int, dry_only: bool = False) -> dict:
     workdir = copy_workflow(tmp / "scale")
     shutil.rmtree(workdir / "resources" / "demo" / "fcs")
@@ -175,7 +232,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="sortpcr benchmark")
     parser.add_argument("--scale", type=int, default=1000, help="patients in the scale cohort")
     parser.add_argument("--dry-only", action="store_true", help="scale: only `snakemake -n`")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["demo", "gating", "scale"])
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["memory", "demo", "gating", "scale"]
+    )
+    parser.add_argument("--memory-events", type=int, default=5_000_000)
     parser.add_argument("--json", type=Path, default=Path("benchmarks/benchmark.json"))
     args = parser.parse_args()
     figures: dict = {
@@ -187,6 +247,8 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="sortpcr-bench-") as tmp:
         tmp_path = Path(tmp)
+        if "memory" not in args.skip:  # first: ru_maxrss of children is the largest so far
+            figures["memory"] = bench_memory(tmp_path, args.memory_events)
         if "demo" not in args.skip:
             figures["demo"] = bench_demo(tmp_path)
         if "gating" not in args.skip:

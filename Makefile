@@ -10,17 +10,20 @@ SHELL  := /bin/bash
 .PHONY: demo test venv report lint format bench dag clean
 
 # pip's output is kept in $(VENV)/pip-install.log; the terminal gets one line per package
-# (progress) and, on failure, the end of the log. editable_mode=compat: an editable install
-# through a .pth file, without setuptools' "Editable installation" warning banner.
+# (progress) and, on failure, the end of the log.
 $(BIN)/.installed: pyproject.toml
 	@echo "make: creating $(VENV) with $$($(PYTHON) --version)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --upgrade pip
 	@echo "make: installing sortpcr and its pinned dependencies into $(VENV)" \
 		"(first time: a few minutes; a line per package; full log: $(VENV)/pip-install.log)"
-	@set -o pipefail; $(BIN)/pip install --progress-bar off -e ".[test]" \
-		--config-settings editable_mode=compat 2>&1 | tee $(VENV)/pip-install.log \
-		| awk '/^(Collecting|Processing|Successfully installed)/ {print "  " $$0; fflush()}' \
+	@set -o pipefail; $(BIN)/pip install --progress-bar off -e ".[test]" 2>&1 \
+		| tee $(VENV)/pip-install.log \
+		| while IFS= read -r line; do case $$line in \
+			Collecting*|Processing*|Building*) echo "  $$line" ;; \
+			"Installing collected packages"*) echo "  installing $$(echo "$$line" \
+				| tr ',' '\n' | wc -l) packages (the longest step) ..." ;; \
+			"Successfully installed"*) echo "  done" ;; esac; done \
 		|| { echo "make: pip install failed; the end of $(VENV)/pip-install.log:" >&2; \
 		     tail -n 25 $(VENV)/pip-install.log >&2; exit 1; }
 	@touch $@

@@ -26,7 +26,11 @@ def main(log):
         {"CD34pos": sm.input.CD34pos, "CD34neg": sm.input.CD34neg},
         sm.params.labels,
         sm.input.strategy,
-        {"gating": sm.params.gating, "qc": sm.params.qc},
+        {
+            "gating": sm.params.gating,
+            "qc": sm.params.qc,
+            "compensation": sm.params.get("compensation", {}),
+        },
     )
     rows = flow_records(result)
     for row in rows:

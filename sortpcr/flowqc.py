@@ -134,6 +134,8 @@ def _settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         "purity_min": float(flat.get("purity_min", 0.98)),
         "purity_denominator": str(flat.get("purity_denominator", "blasts")),
         "cd34_range": [float(x) for x in flat.get("cd34_range", [0.10, 0.90])],
+        # samples.tsv compensation: {"choice": "" | "none" | matrix path, "label": as written}
+        "compensation": dict(flat.get("compensation") or {}),
     }
     if out["purity_denominator"] not in _DENOMINATORS:
         raise GatingError(
@@ -270,11 +272,14 @@ def _analyse_file(
 ) -> tuple[dict[str, Any], FCSData | None, GatingResult | None]:
     info: dict[str, Any] = {"file": label, "ok": False, "error": None}
     try:
-        data = read_fcs(path)
+        comp = cfg["compensation"]
+        data = read_fcs(path, compensation=comp.get("choice"))
         info.update(
             version=data.version,
             events=data.n_events,
-            compensation=data.compensation,
+            compensation=data.compensation
+            if data.compensation != "matrix"
+            else f"matrix {comp.get('label')}",
             notes=list(data.notes),
         )
         info["markers"] = resolve_markers(data, cfg["markers"])

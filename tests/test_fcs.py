@@ -699,3 +699,37 @@ def test_bad_sheet_matrix_is_refused_naming_the_matrix_file(text, words, tmp_pat
     with pytest.raises(FCSError) as info:
         read_fcs(_macsquant(), compensation=matrix)
     assert str(info.value).startswith(str(matrix)) and words in str(info.value)
+
+
+def test_compensation_choice_is_recorded_in_the_patients_results(tmp_path: Path) -> None:
+    import yaml
+
+    from sortpcr.flowqc import analyse_patient, flow_records
+
+    path = _macsquant()
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    strategy = REPO / "resources" / "gating" / "facsdiva.xml"
+    labels = {"presort": "m.fcs", "CD34pos": "m.fcs", "CD34neg": "m.fcs"}
+    matrix = tmp_path / "m.tsv"
+    matrix.write_text("\t".join(MACS_CHANNELS) + "\n" + "".join(
+        "\t".join("1" if i == j else "0" for j in range(6)) + "\n" for i in range(6)
+    ))  # fmt: skip
+
+    def run(compensation: dict | None) -> dict:
+        settings = {"gating": cfg["gating"], "qc": cfg["qc"]}
+        if compensation is not None:
+            settings["compensation"] = compensation
+        files = {"CD34pos": path, "CD34neg": path}
+        return analyse_patient("M1", path, files, labels, strategy, settings)
+
+    refused = run(None)["files"]["presort"]
+    assert "$SPILLOVER declares 6 channels" in refused["error"]
+    assert "set its patient's `compensation` in samples.tsv to `none`" in refused["error"]
+    off = run({"choice": "none", "label": "none"})
+    assert off["files"]["presort"]["compensation"] == "off"
+    assert "SPILLOVER" not in (off["files"]["presort"]["error"] or "")  # read; no CD34 channel
+    sheet = run({"choice": str(matrix), "label": "comp/M1.tsv"})
+    assert sheet["files"]["CD34pos"]["compensation"] == "matrix comp/M1.tsv"
+    rows = flow_records(sheet)
+    assert {r["compensation"] for r in rows} == {"matrix comp/M1.tsv"}
+    assert all(str(tmp_path) not in str(r) for r in rows)  # the sheet's label, not the path

@@ -3,9 +3,10 @@
 A small fixed-seed run of ``tests/benchmarks/calsim.py``: plates simulated well by well with
 a noise model that is not the pipeline's own (Student-t well noise, 2 % late outlier wells,
 RT variation of 0.25 log2 units per sample and gene, compounding pipetting error in the
-standards, efficiencies 0.90-1.02, Poisson template sampling, duplicates and triplicates),
-run through fit_curves -> quantify -> pair_patient -> normalise_patient -> classify_patient
-with the shipped config and ``qpcr.rt_sd_log2`` set to the simulated RT SD.
+standards, efficiencies 0.90-1.02, duplicates and triplicates, values below the lowest
+standard and undetermined), run through fit_curves -> quantify -> pair_patient ->
+normalise_patient -> classify_patient with the shipped config and ``qpcr.rt_sd_log2`` set to
+the simulated RT SD.
 
 Targets of issue 11: coverage of the 95 % fold intervals 0.93-0.97; clear pairs (true
 |log2 fold| >= 2 or <= 0.3) get a wrong call without a flag at most once in 200; wrong calls

@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/benchmarks/calibration.py [--patients 1000] [--seed 11]
         [--rt-sd 0.25] [--settings 0,0.25] [--references GUS,ABL1]
-        [--discordant keep_earlier,not_evaluable] [--poisson-ct 39] [--no-reference]
+        [--discordant not_evaluable] [--poisson-ct 39] [--no-reference]
         [--tree DIR] [--json OUT]
 
 Simulates ``--patients`` patients (4 genes each, GUS as reference) on qPCR plates well by
@@ -110,9 +110,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument(
         "--discordant",
-        default="",
-        help="also run with each qpcr.replicates.discordant value (comma-separated), at the "
-        "simulated RT SD, e.g. keep_earlier,not_evaluable",
+        default="not_evaluable",
+        help="also run with each qpcr.replicates.discordant value (comma-separated; the "
+        "shipped one is keep_earlier), at the simulated RT SD; '' for none",
     )
     parser.add_argument("--tree", type=Path, default=ROOT, help="checkout to import sortpcr from")
     parser.add_argument("--json", type=Path, help="write the figures here")

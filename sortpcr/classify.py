@@ -193,9 +193,11 @@ def _flow_problems(expression: list[dict[str, Any]], fractions: tuple[str, ...])
     problems: list[str] = []
     first = expression[0]
     presort = cell_text(first.get("presort_status"))
+    # a file that could not be read or gated is not a heterogeneity or purity verdict
     if presort and presort != "pass":
         why = cell_text(first.get("presort_reason"))
-        problems.append(f"pre-sort CD34 heterogeneity {presort}" + (f": {why}" if why else ""))
+        check = "CD34 heterogeneity" if _is_verdict(why) else "file"
+        problems.append(f"pre-sort {check} {presort}" + (f": {why}" if why else ""))
     for fraction in fractions:
         rows = [r for r in expression if r["fraction"] == fraction]
         if not rows:
@@ -203,8 +205,15 @@ def _flow_problems(expression: list[dict[str, Any]], fractions: tuple[str, ...])
         status = cell_text(rows[0].get("flow_status"))
         if status and status != "pass":
             why = cell_text(rows[0].get("flow_reason"))
-            problems.append(f"{fraction} purity {status}" + (f": {why}" if why else ""))
+            check = "purity" if _is_verdict(why) else "file"
+            problems.append(f"{fraction} {check} {status}" + (f": {why}" if why else ""))
     return problems
+
+
+def _is_verdict(reason: str) -> bool:
+    """True for the reason of a flow QC verdict (flowqc: purity, CD34+ share, gated blasts),
+    False for a file that could not be read or gated (its reason names the file)."""
+    return not reason or any(word in reason for word in ("purity", "blasts", "CD34+"))
 
 
 def _pick(

@@ -485,6 +485,24 @@ def test_bad_presort_file_fails_the_heterogeneity_row_only(tmp_path):
     assert list(rows.loc[["CD34pos", "CD34neg"], "status"]) == ["pass", "pass"]
 
 
+def test_unreadable_file_is_not_called_a_purity_or_heterogeneity_failure():
+    from sortpcr.classify import _flow_problems
+
+    truncated = "../fcs/P05_CD34neg.fcs: DATA: file is truncated: DATA needs 80000 bytes"
+    below = "CD34neg purity 96.0 % of blasts is below 98 % (contamination: CD34pos 4.0 %)"
+    empty = "../fcs/P05_presort.fcs: byte 0: not an FCS file"
+    rows = [
+        {"fraction": "CD34pos", "flow_status": "fail", "flow_reason": below,
+         "presort_status": "fail", "presort_reason": empty},
+        {"fraction": "CD34neg", "flow_status": "fail", "flow_reason": truncated},
+    ]  # fmt: skip
+    assert _flow_problems(rows, ("CD34pos", "CD34neg")) == [
+        f"pre-sort file fail: {empty}",
+        f"CD34pos purity fail: {below}",
+        f"CD34neg file fail: {truncated}",
+    ]
+
+
 def test_wrong_strategy_for_the_files_is_a_fail_row_per_file(tmp_path):
     """CellQuest files against the FACSDiva strategy: every file lacks FSC-A etc."""
     files = _patient_files(tmp_path, "P09")
@@ -934,6 +952,7 @@ def test_truncated_sorted_fcs_fails_that_patient_and_the_cohort_completes(demo_c
     assert len(groups) == 17
     assert groups.loc["P05", "group"] == "excluded"
     assert "P05_CD34neg.fcs" in groups.loc["P05", "reason"]
+    assert "purity" not in groups.loc["P05", "reason"]  # a read failure is no purity verdict
     assert (groups.drop(index="P05")["group"] != "excluded").all()
     summary = _summary(demo_copy)
     assert set(summary["plan"]) == {"no update"}  # nothing left pending: the run is complete

@@ -217,6 +217,8 @@ def evaluate_claim(
         study_value = f"{study['value']} ({claim['orientation']})"
         computed = f"{censor + ' ' if censor else ''}{_fmt(fold)} ({patient})"
         agree = not censor and _within(fold, float(study["value"]), factor)
+        if censor:
+            note = "the fold here is a bound (a value below or above the standards)"
     elif kind == "fold_range":
         pool = _lineage_rows(calls, claim["lineage"])
         pool = pool[(pool["gene"] == claim["gene"]) & pool["patient"].isin(evaluable)]

@@ -635,6 +635,13 @@ def test_claims_disagree_when_a_count_differs():
     row = claims.set_index("claim_id").loc["R-BCP-MDR1-CD34pos"]
     assert not row.agree and row.computed_value == "4 of 11 (P03, P04, P05, P06)"
     assert "P03, P04, P06" in row.note
+    # a bounded fold is never taken for the study's number
+    calls.loc[(calls.patient == "P14") & (calls.gene == "LRP"), "fold_censor"] = "<"
+    calls["fold_censor"] = calls["fold_censor"].fillna("")
+    claims = evaluate_claims(load_claims(ROOT / "resources" / "study_claims.yaml"), tables)
+    row = claims.set_index("claim_id").loc["R-T-LRP-fold-14"]
+    assert not row.agree and row.computed_value.startswith("> 3.9") and "bound" in row.note
+    assert claims.set_index("claim_id").loc["R-T-LRP-direction"].agree  # its sign is known
 
 
 @pytest.mark.parametrize(

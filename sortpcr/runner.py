@@ -75,10 +75,10 @@ def _fail(name: str, message: str) -> None:
     raise SystemExit(1) from None
 
 
-#: Memory of a gating job (MB) per MB of its FCS input (pre-sort + both sorted files):
-#: measured peaks 91 MB (demo patient, 0.5 MB of FCS), 374 MB (1 M-event pre-sort file and
-#: two 250,000-event sorted files, 48 MB) and 1,595 MB (5 M + 2 x 1.25 M events, 240 MB),
-#: i.e. 6.3 MB per MB; declared with a margin.
+#: Memory of a gating job (MB) per MB of its input files (MB as Snakemake's ``size_mb``:
+#: 2^20 bytes): measured peaks 91 MB (a demo patient, 0.5 MB of FCS), 374 MB (a 1 M-event
+#: pre-sort file and two 250,000-event sorted files, 46 MB) and 1,557-1,595 MB (5 M and
+#: 2 x 1.25 M events, 229 MB), i.e. 6.6 MB per MB; declared with a margin (1,803 MB there).
 GATING_MB_PER_INPUT_MB = 7.0
 #: what a gating job holds besides its events (Python, numpy, matplotlib, the figure)
 GATING_BASE_MB = 200

@@ -176,7 +176,7 @@ def bench_memory(tmp: Path, events: int = 5_000_000) -> dict:
     folder = tmp / "memory"
     folder.mkdir()
     paths = flow_sim.write_patient_fcs(folder, "BIG", 0.5, "diva", 2024, {}, n_events=events)
-    input_mb = sum(p.stat().st_size for p in paths.values()) / 1e6
+    input_mb = sum(p.stat().st_size for p in paths.values()) / 2**20  # as Snakemake's size_mb
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", GATING_JOB, str(ROOT), str(folder)], check=True, cwd=ROOT)

@@ -226,6 +226,9 @@ def test_implausible_ct_is_not_used_and_an_ntc_artefact_does_not_invalidate():
     )
     q, _, _ = run(wells, ct_min=1.0)
     assert q.loc["S1"].status == "not_evaluable" and "NTC amplified" in q.loc["S1"].reason
+    # a sample whose only Ct is an artefact is not "undetected": nothing was measured
+    q, _, _ = run(plate(("S2", [2.1, NA])))
+    assert q.loc["S2"].status == "not_evaluable" and "implausible Ct" in q.loc["S2"].reason
 
 
 def test_all_standards_censored_gives_not_evaluable_with_the_reason():

@@ -23,7 +23,9 @@ For each (plate, target, sample) of unknown wells:
    ``log10_quantity_se`` = sqrt(sum of squared loadings); ``df`` by Welch-Satterthwaite.
 5. ``status``: ``not_evaluable`` (no curve / failed curve / NTC amplified under
    ``ntc_policy: invalidate`` / discordant duplicate under ``replicates.discordant:
-   not_evaluable``; reason given) > ``undetected`` (no used well has a Ct: ``censor`` ``<``,
+   not_evaluable``, no usable well because of implausible Cts, or no standard level that
+   qualifies as LOQ; reason given) >
+   ``undetected`` (every well undetermined: ``censor`` ``<``,
    ``bound`` = the curve's LOD) > ``below_range`` (mean Ct above the LOQ level's highest Ct +
    ``range_ct_tolerance``: ``censor`` ``<``, ``bound`` = LOQ, and *no* quantity: a value
    below the limit of quantification is never reported as a number) > ``above_range`` (mean
@@ -256,6 +258,13 @@ def quantify(
         censor, bound = "", math.nan
         ct_top = cell_float(curve.get("ct_top")) if curve is not None else math.nan
         loq_ct = cell_float(curve.get("loq_ct")) if curve is not None else math.nan
+        implausible = [r for r in group if r["exclusion"].startswith(IMPLAUSIBLE)]
+        if k == 0 and implausible and not not_evaluable:
+            not_evaluable = True
+            reasons.append(
+                f"no usable well: {len(implausible)} with an implausible Ct (< {ct_min:g}), "
+                f"the rest undetermined"
+            )
         if not_evaluable:
             status = "not_evaluable"
         elif k == 0:

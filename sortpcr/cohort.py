@@ -1,4 +1,5 @@
-"""Cohort tables: calls, resistance groups, the study's Tables 1 and 2, statistics, workbook.
+"""Cohort tables: calls, resistance groups, the study's Tables 1 and 2, statistics (the
+workbook is written by :mod:`sortpcr.workbook`).
 
 Everything here aggregates per-patient outputs that already exist; nothing is re-measured.
 Rows are sorted (patient ID, then gene in ``classification.genes`` order, fraction CD34pos
@@ -36,9 +37,7 @@ from __future__ import annotations
 
 import math
 import warnings
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -123,17 +122,6 @@ STATISTICS_COLUMNS = [
 REFERENCE_COLUMNS = ["unit", "measure", "gene", "rank", "value", "n_samples", "note"]
 #: geNorm's usual cut-off for the pairwise variation V (Vandesompele et al. 2002).
 GENORM_V_CUTOFF = 0.15
-#: Sheet order of the workbook.
-WORKBOOK_SHEETS = (
-    "table1",
-    "table2",
-    "table2_as_study",
-    "resistance_groups",
-    "calls",
-    "statistics",
-    "expression",
-    "fusion",
-)
 
 
 def _frame(tables: pd.DataFrame | Iterable[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
@@ -696,88 +684,3 @@ def build_cohort(
         "fusion": cohort_fusion(fusion),
         "reference_genes": reference_gene_stability(all_expression),
     }
-
-
-# --- workbook -------------------------------------------------------------------------------
-
-_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-
-
-def _excel_value(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, float | np.floating):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
-def write_workbook(path: str | Path, tables: Mapping[str, pd.DataFrame]) -> None:
-    """Write the cohort tables as one xlsx workbook (one sheet per table, header row frozen).
-
-    When ``table2`` is given, a sheet ``table2_as_study`` lays it out as the study prints
-    it (:func:`table2_wide`). Deterministic: fixed document properties and zip timestamps,
-    so reruns are byte-identical. Written in place; wrap with
-    :func:`sortpcr.io.write_with` for atomicity.
-    """
-    from datetime import datetime
-
-    from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
-
-    tables = dict(tables)
-    if "table2" in tables and "table2_as_study" not in tables:
-        tables["table2_as_study"] = table2_wide(tables["table2"])
-    book = Workbook()
-    book.remove(book.active)
-    names = [n for n in WORKBOOK_SHEETS if n in tables] + [
-        n for n in tables if n not in WORKBOOK_SHEETS
-    ]
-    for name in names:
-        table = tables[name]
-        sheet = book.create_sheet(title=name[:31])
-        sheet.append([str(c) for c in table.columns])
-        for row in table.itertuples(index=False):
-            sheet.append([_excel_value(v) for v in row])
-        sheet.freeze_panes = "A2"
-        for index, column in enumerate(table.columns, start=1):
-            width = max([len(str(column))] + [len(cell_text(v)) for v in table[column].head(200)])
-            sheet.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 8), 60)
-    fixed = datetime(2000, 1, 1)
-    book.properties.created = fixed
-    book.properties.modified = fixed
-    book.properties.creator = "sortpcr"
-    book.properties.lastModifiedBy = "sortpcr"
-    path = Path(path)
-    book.save(path)
-    _normalise_zip(path)
-
-
-def _normalise_zip(path: Path) -> None:
-    """Rewrite an xlsx with fixed member timestamps and document dates (openpyxl stamps
-    ``modified`` with the current time on save)."""
-    import re
-
-    with zipfile.ZipFile(path) as source:
-        members = [(info.filename, source.read(info.filename)) for info in source.infolist()]
-    stamp = rb"\g<1>2000-01-01T00:00:00Z\g<2>"
-    members = [
-        (
-            name,
-            re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", stamp, data)
-            if name == "docProps/core.xml"
-            else data,
-        )
-        for name, data in members
-    ]
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target:
-        for name, data in members:
-            info = zipfile.ZipInfo(name, date_time=_FIXED_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            target.writestr(info, data)

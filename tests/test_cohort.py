@@ -17,8 +17,8 @@ from sortpcr.cohort import (
     table1,
     table2,
     table2_wide,
-    write_workbook,
 )
+from sortpcr.workbook import write_workbook
 from tests.conftest import load_cohort_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -283,8 +283,8 @@ def test_build_cohort_and_workbook_round_trip(tmp_path):
     write_workbook(second, tables)
     assert first.read_bytes() == second.read_bytes()  # deterministic
     back = pd.read_excel(first, sheet_name=None)
-    assert list(back)[:4] == ["table1", "table2", "table2_as_study", "resistance_groups"]
-    assert set(back) == set(tables) | {"table2_as_study"}
+    assert list(back)[:4] == ["Table 1 (journal)", "Table 2 (journal)", "table1", "table2"]
+    assert set(back) == set(tables) | {"Table 1 (journal)", "Table 2 (journal)", "columns"}
     assert back["calls"].loc[0, "fold"] == pytest.approx(4.0)
     assert back["resistance_groups"].loc[1, "reason"] == "flow QC failed: CD34pos purity fail"
     assert back["table2"].shape[0] == len(tables["table2"])

@@ -43,9 +43,11 @@ classify can subtract the two fractions' budgets (a shared curve cancels).
 Several plates per fraction are combined per gene and unit by a DerSimonian-Laird
 random-effects mean of the per-plate log10 values (:func:`sortpcr.uncertainty.random_effects`):
 the combined budget is the weighted sum of the plate budgets plus a between-plate component
-(``tau2`` x sum of squared weights, df = plates - 1); ``tau2``, ``i2`` and ``het_q`` report
-the heterogeneity. Censored plates are not averaged in (``not_used:<plate>:<status>``); when
-every plate is censored the tightest bound is kept. Combined rows carry ``plate = combined``.
+(``tau2`` x sum of squared weights, df = plates - 1); the weights and ``tau2`` use only the
+components that differ between plates (a cDNA's RT term shared by all stays whole);
+``tau2``, ``i2`` and ``het_q`` report the heterogeneity. Censored plates are not averaged in
+(``not_used:<plate>:<status>``); when every plate is censored the tightest bound is kept.
+Combined rows carry ``plate = combined``.
 
 Reference genes (two or more): rows of kind ``reference`` give each reference's ratio to the
 references' geometric mean per fraction and plate (and combined); a patient whose reference
@@ -521,7 +523,11 @@ def _combine(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ]
     if usable:
         budgets = [from_text(r["log10_budget"]) for r in usable]
-        variances = [variance(b) for b in budgets]
+        # the random-effects weights see only what differs between plates: a component
+        # shared by all of them (one cDNA's RT variation) does not average out and is kept
+        # whole in the combined budget
+        shared = set.intersection(*(set(b) for b in budgets)) if len(budgets) > 1 else set()
+        variances = [variance({k: v for k, v in b.items() if k not in shared}) for b in budgets]
         values = [r["log10_value"] for r in usable]
         used = [str(r["plate"]) for r in usable]
         flags = [r["flags"] for r in usable] + [f"combined_from:{','.join(used)}"]

@@ -487,3 +487,21 @@ def test_rt_sd_estimated_from_two_cdna_preparations_by_hand():
     single = pd.DataFrame(normalise_patient(pair_patient(
         "P01", pd.DataFrame(units).assign(cdna="c1"), quantities, flow_rows())))  # fmt: skip
     assert one(single, "CD34pos", "MDR1", "A").rt_sd_log2 == 0.0
+
+
+def test_rt_shared_by_two_plates_of_one_cdna_does_not_average_out():
+    # the hand-worked plates A and B of the random-effects test, one cDNA, rt_sd_log2 0.5:
+    # each ratio gets the RT of BCL2 and of GUS, 0.5 x log10 2 = 0.150515 log10 each, the
+    # same two components on both plates. Weights and tau2 from the plate-specific parts
+    # (0.1^2, 0.2^2) as before (tau2 0.1, mean -0.78); the shared RT adds
+    # 2 x 0.150515^2 = 0.045310, whole.
+    data = {
+        "A": [qrow("A", "BCL2", "P01pos", 0.01, 0.06), qrow("A", "GUS", "P01pos", 0.1, 0.08)],
+        "B": [qrow("B", "BCL2", "P01pos", 10**-1.5, 0.12), qrow("B", "GUS", "P01pos", 0.1, 0.16)],
+    }
+    table = run(data, settings={"qpcr": {"rt_sd_log2": 0.5}})
+    combined = one(table, "CD34pos", "BCL2", "combined")
+    assert combined.log10_value == pytest.approx(-0.78)
+    assert combined.tau2 == pytest.approx(0.1)
+    rt = 2 * (0.5 * math.log10(2)) ** 2
+    assert combined.log10_se == pytest.approx(math.sqrt(0.0616 + rt), rel=1e-6)

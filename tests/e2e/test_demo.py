@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from tests.conftest import snakemake
+
 pytestmark = pytest.mark.e2e
 
 #: Table 2 of Shman et al. (resistant-subpopulation groups)
@@ -167,3 +169,38 @@ def test_figures_and_workbook_exist(demo_run):
         assert (figures / f"{name}.svg").stat().st_size > 10_000
     xlsx = pd.read_excel(demo_run / "results" / "cohort" / "sortpcr_results.xlsx", sheet_name=None)
     assert {"calls", "resistance_groups", "table1", "table2", "statistics"} <= set(xlsx)
+
+
+def test_censored_values_reach_the_cohort_tables(demo_copy):
+    """P14's CD34+ LRP made undetected and its BCRP late (below the lowest standard) in a
+    copy of the raw plate: the bounds flow through calls, statistics, lineage and claims."""
+    plate = demo_copy / "resources" / "demo" / "qpcr" / "EXPR08.csv"
+    lines = plate.read_text().split("\n")
+    late = {"F05": "N/A", "F06": "N/A", "F07": "36.5", "F08": "36.7"}  # LRP, BCRP of P14pos
+    for i, line in enumerate(lines):
+        cells = line.split(",")
+        if len(cells) > 6 and cells[1] in late:
+            assert cells[4] in ("LRP_P14pos", "BCRP_P14pos"), cells
+            cells[6] = late[cells[1]]
+            lines[i] = ",".join(cells)
+    plate.write_text("\n".join(lines))
+    snakemake(demo_copy, "--cores", "2")
+    calls = read(demo_copy, "cohort", "calls.tsv").set_index(["patient", "gene"])
+    for gene in ("LRP", "BCRP"):
+        row = calls.loc[("P14", gene)]
+        assert (row["cd34pos_censor"], row["fold_censor"]) == ("<", "<")
+        assert row["call"] == "CD34neg_higher" and "bound" in row["flags"]
+    stats = read(demo_copy, "cohort", "statistics.tsv").set_index(["lineage", "gene"])
+    lrp = stats.loc[("T", "LRP")]
+    assert (lrp["n"], lrp["n_censored"], lrp["cd34pos_n_censored"]) == (6, 1, 1)
+    assert (lrp["n_sign_pos"], lrp["n_sign_neg"]) == (0, 6)
+    assert float(lrp["p_sign"]) == pytest.approx(2 / 64)  # all six down: exact 2 x (1/2)^6
+    assert "without them (n=5)" in lrp["sensitivity"]
+    assert float(lrp["p_t_log2_censored_excluded"]) < 1 and float(lrp["p_tobit"]) < 1
+    lineage = read(demo_copy, "cohort", "lineage.tsv")
+    row = lineage[(lineage["gene"] == "LRP") & (lineage["fraction"] == "CD34pos")].iloc[0]
+    assert (row["n_censored_b"], row["min_b_censor"]) == (1, "<")
+    claims = read(demo_copy, "cohort", "claims.tsv").set_index("claim_id")
+    assert str(claims.loc["R-T-LRP-fold-14", "agree"]) == "False"  # a bound, not 3.9
+    for claim in ("R-T-LRP-CD34neg", "R-T-LRP-direction", "T2-CD34neg_only-T"):
+        assert str(claims.loc[claim, "agree"]) == "True", claim

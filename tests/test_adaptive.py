@@ -22,6 +22,7 @@ from sortpcr.flowqc import (
     flow_records,
 )
 from sortpcr.gating import (
+    applied_gatingml,
     evaluate,
     evaluate_flowkit,
     gatingml_text,
@@ -394,3 +395,17 @@ def test_committed_demo_table1_within_a_quarter_point_all_tubes_pass() -> None:
         assert gates["CD34pos"]["method"] == "valley", patient
         assert abs(gates["CD34pos"]["shift_decades"]) < 0.1, patient
         assert abs(gates["Blasts"]["shift_decades"][0]) < 0.1, patient
+
+
+def test_workspace_gates_written_as_gatingml(tmp_path: Path) -> None:
+    """A FlowJo workspace strategy: the review file is FlowKit's Gating-ML export of the
+    sample's gates, and it gates the file as the workspace does (51 events in ellipse1)."""
+    from tests.conftest import shared_path
+
+    wsp = shared_path("fcs", "flowjo_wsp", "single_ellipse_51_events.wsp")
+    data = read_fcs(shared_path("fcs", "flowjo_wsp", "data_set_simple_line_100.fcs"))
+    strategy = load_strategy(wsp)
+    written = tmp_path / "wsp.gating.xml"
+    written.write_text(applied_gatingml(strategy, data), encoding="utf-8")
+    ours = evaluate(load_strategy(written), data)
+    assert ours.counts == evaluate(strategy, data).counts == {"ellipse1": 51}

@@ -75,6 +75,7 @@ TABLE2_COLUMNS = [
     "patients",
     "n_flagged",
     "footnote",
+    "group_label",
 ]
 #: Flag of a group resting on a flagged call (``group_flag`` of the groups table).
 FLAG_MARK = "*"
@@ -292,8 +293,9 @@ def table2(groups: pd.DataFrame, lineage_order: Sequence[str] = ("BCP", "T")) ->
     percentages are missing. ``patients``: comma-separated IDs, a ``*`` after a patient
     whose group rests on a flagged call (``group_flag`` of the groups table: an interval
     crossing a threshold, or a bound); ``n_flagged`` counts them and ``footnote`` gives
-    their reasons (``P01*: ... | P07*: ...``). Without a ``group_flag`` column nothing is
-    flagged.
+    their reasons (``P01*: ... | P07*: ...``); ``group_label`` is the group with a ``*`` when
+    any of its patients is flagged (``CD34neg_only*``). Without a ``group_flag`` column
+    nothing is flagged.
     """
     lineages = [lin for lin in lineage_order if lin in set(groups["lineage"])]
     lineages += sorted(set(groups["lineage"].astype(str)) - set(lineages))
@@ -327,6 +329,7 @@ def table2(groups: pd.DataFrame, lineage_order: Sequence[str] = ("BCP", "T")) ->
                     "footnote": " | ".join(
                         f"{p}{flags[p][0]}: {flags[p][1] or 'flagged call'}" for p in flagged
                     ),
+                    "group_label": group + (FLAG_MARK if flagged else ""),
                 }
             )
     return pd.DataFrame(rows, columns=TABLE2_COLUMNS)

@@ -66,7 +66,7 @@ def test_table2_percentages_as_the_study():
     assert "excluded" not in set(t2.group)
     assert list(t2.columns) == [
         "group", "lineage", "n", "n_lineage", "pct_lineage", "pct_all", "patients",
-        "n_flagged", "footnote",
+        "n_flagged", "footnote", "group_label",
     ]  # fmt: skip
     assert set(t2.n_flagged) == {0} and set(t2.footnote) == {""}  # no group_flag column
     wide = table2_wide(t2).set_index("group")
@@ -554,6 +554,8 @@ def test_table2_shows_flagged_groups():
         "P14*: LRP: CD34pos below the lowest standard (bound)"
     )
     assert cell(t2, "CD34pos_only", "all", "n_flagged") == 0
+    assert cell(t2, "CD34neg_only", "T", "group_label") == "CD34neg_only*"
+    assert cell(t2, "CD34pos_only", "all", "group_label") == "CD34pos_only"
     wide = table2_wide(t2).set_index("group")
     assert "CD34neg_only*" in wide.index and "CD34pos_only" in wide.index
     assert wide.loc["CD34neg_only*", "footnote"].startswith("P02*: MDR1: 95 % interval")

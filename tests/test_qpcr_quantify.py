@@ -184,6 +184,12 @@ def test_discordant_duplicates_keep_the_earlier_well_or_are_not_evaluable():
     r = q.loc["S1"]
     assert r["flags"] == "discordant_duplicate" and r.n_used == 1 and r.status == "ok"
     assert r.log10_quantity == pytest.approx(5 / 3.3)
+    # which well is right stays open: half the gap, 0.75 cycles, joins the budget
+    # se^2 = (s_p^2 / 1 + s^2/n + s^2 (x0 - xbar)^2 / Sxx + 0.75^2) / 3.3^2; no pool here
+    # (no pair left), so s_p = s: 0.02 + 0.005 + 0.02 x (1.51515 - 1.5)^2 / 5 + 0.5625
+    assert r.log10_quantity_se == pytest.approx(
+        math.sqrt(0.02 + 0.005 + 0.02 * (5 / 3.3 - 1.5) ** 2 / 5 + 0.5625) / 3.3, rel=1e-6
+    )
     assert qc.set_index("well").loc[late].exclusion.startswith("discordant duplicate")
     assert any(late in line and "discordant" in line for line in log)
     q, _, _ = run(wells, replicates={"outlier_ct": 1.0, "discordant": "not_evaluable"})

@@ -26,7 +26,8 @@ used for quantities.
   (default) keeps the well with the lower Ct and excludes the later one (a late well is the
   usual failure: less template, inhibition, a bubble; an early one needs contamination);
   ``not_evaluable`` excludes both, and the quantity becomes ``not_evaluable``. Either way the
-  quantity is flagged ``discordant_duplicate``.
+  quantity is flagged ``discordant_duplicate``; under ``keep_earlier`` half the two wells'
+  gap joins the quantity's error budget (:func:`sortpcr.qpcr.quantify.discordance_term`).
 
 :func:`pooled_replicate_sd` pools the within-group variance of the used wells of every
 replicate group of one (plate, target), standards and unknowns alike: many degrees of

@@ -13,8 +13,10 @@ Statistics (``statistics.tsv``), per gene and lineage (each lineage of the sheet
   plus the censored pairs, whose fold is a bound (``fold_censor`` ``<``/``>`` of the calls
   table, or one fraction's value a bound: ``cd34pos_censor``/``cd34neg_censor``; a fold with
   both fractions bounded the same way is open and left out); ``n_censored`` counts the latter.
-  The medians and ranges per fraction (AU relative to IM-9; bounds at their bound,
-  ``*_n_censored`` of them) and all tests use these pairs;
+  A bounded pair whose bound does not decide the call is ``not_evaluable`` as a call (and
+  counted so) but still enters the tests at its bound. The medians and ranges per fraction
+  (AU relative to IM-9; bounds at their bound, ``*_n_censored`` of them) and all tests use
+  these pairs;
 * Student's paired t-test as in the study, on log2 values (``t_log2``, ``p_t_log2``) and on
   the raw values (``t_raw``, ``p_t_raw``; the study's choice, dominated by the largest
   values); the Wilcoxon signed-rank test on the log2 folds (``p_wilcoxon``; exact for small

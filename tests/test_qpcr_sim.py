@@ -198,3 +198,57 @@ def test_tsv_round_trip_and_figure(tmp_path):
     plot_plate(qc, curves, direct, tmp_path / "b.png")
     png = (tmp_path / "a.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and png == (tmp_path / "b.png").read_bytes()
+
+
+def test_generated_cohort_with_three_reference_genes(tmp_path):
+    """Three patients on one simulated iCycler plate with GUS, ABL1 and B2M as references;
+    in P03 B2M is 4x higher in CD34pos than CD34neg (the other references equal). From the
+    raw export: MDR1 is normalised to the references' geometric mean, only P03 is flagged
+    ``reference_disagreement``, and geNorm ranks B2M least stable."""
+    from sortpcr.normalise import genorm_m, normalise_patient
+    from sortpcr.pairing import pair_patient
+
+    targets = ["GUS", "ABL1", "B2M", "MDR1"]
+    truth = {}
+    for patient, mdr1, b2m_shift in (("P01", (0.2, 0.05), 1.0), ("P02", (0.03, 0.09), 1.0),
+                                     ("P03", (0.1, 0.1), 4.0)):  # fmt: skip
+        for index, fraction in enumerate(("pos", "neg")):
+            shift = b2m_shift if fraction == "pos" else 1.0
+            truth[f"{patient}{fraction}"] = {
+                "GUS": 0.1, "ABL1": 0.05, "B2M": 0.2 * shift, "MDR1": mdr1[index]
+            }  # fmt: skip
+    path = tmp_path / "refs.csv"
+    qpcr_sim.write_icycler_plate(
+        path, plate="R1", targets=targets, standards={t: IM9 for t in targets},
+        samples=truth, unit="relative", replicates=2, seed=3, noise_sd=0.08,
+    )  # fmt: skip
+    settings = {**SETTINGS, "target_aliases": {**SETTINGS["target_aliases"], "ABL1": ["ABL1"],
+                                               "B2M": ["B2M"]}}  # fmt: skip
+    wells = read_plate(path, "R1", None, settings)
+    curves, _ = fit_curves(wells, settings)
+    assert {c["status"] for c in curves} == {"pass"}
+    quantities = {"R1": quantify(wells, curves, settings)[0]}
+    config = {"qpcr": {"reference_genes": ["GUS", "ABL1", "B2M"]}}
+    flagged, shares = {}, {}
+    for patient in ("P01", "P02", "P03"):
+        units = [{"patient": patient, "fraction": f"CD34{f}", "sorted_fcs": "x", "plate": "R1",
+                  "qpcr_sample": f"{patient}{f}"} for f in ("pos", "neg")]  # fmt: skip
+        flow = [{"patient": patient, "fraction": fr, "status": "pass", "reason": "",
+                 "purity": 0.99, "pct_cd34pos": 50.0}
+                for fr in ("presort", "CD34pos", "CD34neg")]  # fmt: skip
+        table = normalise_patient(pair_patient(patient, units, quantities, flow), config)
+        expr = {r["fraction"]: r for r in table if r["gene"] == "MDR1" and r["plate"] == "R1"}
+        for fraction in ("CD34pos", "CD34neg"):
+            true = truth[f"{patient}{fraction[4:]}"]
+            geomean = (true["GUS"] * true["ABL1"] * true["B2M"]) ** (1 / 3)
+            row = expr[fraction]
+            assert row["reference_genes"] == "GUS;ABL1;B2M"
+            # 0.08-cycle noise over four quantities: well within 0.1 log10
+            assert abs(row["log10_value"] - math.log10(true["MDR1"] / geomean)) < 0.1
+        flagged[patient] = "reference_disagreement" in expr["CD34pos"]["flags"]
+        for r in table:
+            if r["kind"] == "reference" and r["plate"] == "R1":
+                shares.setdefault(r["gene"], []).append(math.log2(r["value"]))
+    assert flagged == {"P01": False, "P02": False, "P03": True}
+    m = genorm_m(shares)
+    assert max(m, key=m.get) == "B2M"

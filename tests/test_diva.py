@@ -366,13 +366,93 @@ def test_real_export_against_diva_counts() -> None:
     assert result.counts == OURS
     for gate, want in DIVA.items():
         share = abs(result.counts[gate] - want) / want
-        # The shortfall starts at P1, a rectangle on two linear axes (no transform involved):
-        # 32 events of 17902. P4, with 1160 events, is 5 short (0.43 %): the issue's 0.2 %
-        # is not reached there (CytoML's own test allows 0.18 % as a mean over the gates).
+        # P4, with 1160 events, is 5 short (0.43 %): 4 of them are P1's shortfall carried
+        # down (see test_real_export_shortfall_sits_at_the_width_bounds), which no reading
+        # of the XML can recover; the others are within 0.2 %.
         assert share <= (0.0045 if gate == "P4" else 0.002), (gate, share)
+    # CytoML's test of this tube (all.equal, tolerance 0.0018) pools the relative difference
+    # over All Events and the five gates: sum |ours - Diva| / sum Diva = 89 / 69129
+    pooled = sum(abs(result.counts[g] - n) for g, n in DIVA.items()) / (19090 + sum(DIVA.values()))
+    assert pooled == pytest.approx(89 / 69129) and pooled < 0.0018
     # the spillover from the XML's compensation coefficients is the file's SPILL (3e-5)
     spill = tube.strategy.matrices["diva-experiment"].values
     assert np.abs(spill - read_fcs(fcs).spill_matrix).max() < 5e-5
+
+
+#: the plot each gate of tube _001 was drawn in (worksheet "Sheet1"), in display pixels
+#: (x, y): the 2-D plots' data area is 172 x 157 pixels, the PE-A histogram's 420 wide
+PLOT_PIXELS = {"P1": (172, 157), "P2": (172, 157), "P3": (172, 157), "P4": (172, 157), "P5": (420,)}
+
+
+def _display_pixel(u: float, t: Transform, n: int, decades: float) -> float:
+    """Our normalised units -> Diva's display pixel of an ``n``-pixel axis: a linear axis
+    shows <max> x 10^-decades to <max>, a biexponential one channels 0-4095, a log axis
+    ``decades`` decades below <max>."""
+    if t.kind == "diva_lin":
+        bottom = 10.0**-decades
+        return (u - bottom) / (1.0 - bottom) * n
+    if t.kind == "diva_biex":
+        return u * 4096 / 4095 * n
+    return u * n
+
+
+@pytest.mark.shared
+def test_real_export_vertices_on_the_plot_pixel_grid() -> None:
+    """Diva's own geometry checks our axis model: the gates of tube _001 were drawn with the
+    mouse, so every vertex, mapped by our transforms, falls on a whole display pixel of its
+    plot (to 1e-3 pixel; half a pixel is 0.3 % of an axis) - on linear, log and biexponential
+    axes alike. The stored coordinates are therefore read exactly as Diva drew them."""
+    tube = read_tube(shared_path("fcs", "diva", "PE_2.xml"), "124500.fcs")
+    transforms = tube.strategy.transforms
+    checked = 0
+    for gid, pixels in PLOT_PIXELS.items():
+        gate = tube.strategy.gates[gid]
+        for k, (dim, n) in enumerate(zip(gate.dims, pixels, strict=True)):
+            t = transforms[dim.xform]
+            values = [v[k] for v in gate.vertices] if gate.kind == "polygon" else [dim.min, dim.max]
+            for u in (v for v in values if v is not None):  # None: a bound beyond the axis
+                p = _display_pixel(u, t, n, 5.0)
+                assert abs(p - round(p)) < 1e-3, (gid, dim.name, p)
+                checked += 1
+    assert checked == 2 + 1 + 2 + 1 + 2 * 9 + 2 * 6 + 2
+
+
+@pytest.mark.shared
+def test_real_export_shortfall_sits_at_the_width_bounds() -> None:
+    """Where the 32 events Diva counted in P1 and we do not are: they are exactly the 32
+    events nearest above the FSC-W upper bound (all within 0.91 % of it; the next is 0.92 %
+    above), none at an FSC-H bound. With the two width parameters (FSC-W, SSC-W) 0.9 % lower
+    and nothing else changed, every gate is within 3 events of Diva's count - the rest of
+    the reading (A and H axes, the biexponential and log axes, the matrix) needs no change.
+    Why Diva's widths differ is not in these two files: the FCS file is not the export that
+    accompanies PE_2.xml (its $FIL, GUID and experiment name differ from the tube's) and its
+    widths are 65536 x A / H exactly (also where A is clipped at 262143)."""
+    import dataclasses
+
+    xml = shared_path("fcs", "diva", "PE_2.xml")
+    path = shared_path("fcs", "diva", "124500.fcs")
+    fcs = read_fcs(path)
+    p1 = read_tube(xml, "124500.fcs").strategy.gates["P1"]
+    w_hi, h_hi = p1.dims[0].max * 262143.0, p1.dims[1].max * 262143.0
+    w, h, a = (fcs.uncompensated[:, fcs.index(n)] for n in ("FSC-W", "FSC-H", "FSC-A"))
+    assert np.allclose(w, 65536.0 * a / h, rtol=1e-6)
+    above = np.sort(w[(h <= h_hi) & (w > w_hi)] / w_hi)
+    assert DIVA["P1"] - OURS["P1"] == 32 and above[31] < 1.0091 < above[32]
+    text = path.read_bytes()[58:4203].decode("latin-1")  # the TEXT segment, as the header says
+    pairs = text[1:].split(text[0])
+    keywords = dict(zip(pairs[::2], pairs[1::2], strict=False))
+    assert (keywords["$FIL"], keywords["EXPERIMENT NAME"]) == ("176312.fcs", "PE")
+    assert keywords["GUID"] not in xml.read_text(encoding="utf-8")  # the tube's GUID differs
+    lowered = []
+    for values in (fcs.events, fcs.uncompensated):
+        values = values.copy()
+        for name in ("FSC-W", "SSC-W"):
+            values[:, fcs.index(name)] *= 0.991
+        lowered.append(values)
+    moved = dataclasses.replace(fcs, events=lowered[0], uncompensated=lowered[1])
+    counts = evaluate(load_strategy(xml), moved).counts
+    assert counts == {"P1": 17902, "P2": 17546, "P3": 12334, "P4": 1160, "P5": 1101}
+    assert all(abs(counts[g] - n) <= 3 for g, n in DIVA.items())
 
 
 @pytest.mark.shared

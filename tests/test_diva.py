@@ -366,9 +366,8 @@ def test_real_export_against_diva_counts() -> None:
     assert result.counts == OURS
     for gate, want in DIVA.items():
         share = abs(result.counts[gate] - want) / want
-        # P4, with 1160 events, is 5 short (0.43 %): 4 of them are P1's shortfall carried
-        # down (see test_real_export_shortfall_sits_at_the_width_bounds), which no reading
-        # of the XML can recover; the others are within 0.2 %.
+        # P4, with 1160 events, is 5 short (0.43 %): P1's shortfall carried down - with the
+        # widths 0.9 % lower P4 is exact (test_real_export_shortfall_sits_at_the_width_bounds)
         assert share <= (0.0045 if gate == "P4" else 0.002), (gate, share)
     # CytoML's test of this tube (all.equal, tolerance 0.0018) pools the relative difference
     # over All Events and the five gates: sum |ours - Diva| / sum Diva = 89 / 69129
@@ -419,14 +418,14 @@ def test_real_export_vertices_on_the_plot_pixel_grid() -> None:
 
 @pytest.mark.shared
 def test_real_export_shortfall_sits_at_the_width_bounds() -> None:
-    """Where the 32 events Diva counted in P1 and we do not are: they are exactly the 32
-    events nearest above the FSC-W upper bound (all within 0.91 % of it; the next is 0.92 %
-    above), none at an FSC-H bound. With the two width parameters (FSC-W, SSC-W) 0.9 % lower
-    and nothing else changed, every gate is within 3 events of Diva's count - the rest of
-    the reading (A and H axes, the biexponential and log axes, the matrix) needs no change.
-    Why Diva's widths differ is not in these two files: the FCS file is not the export that
-    accompanies PE_2.xml (its $FIL, GUID and experiment name differ from the tube's) and its
-    widths are 65536 x A / H exactly (also where A is clipped at 262143)."""
+    """Where P1's shortfall of 32 events sits: exactly 32 events lie within 0.91 % above its
+    FSC-W upper bound (the next one 0.92 % above). With the two width parameters (FSC-W,
+    SSC-W) 0.9 % lower and nothing else changed, every gate is within 3 events of Diva's
+    count (P1, P3, P4 exact) - the rest of the reading (A and H axes, biexponential and log
+    axes, the matrix) needs no change. Why Diva's widths differ is not in these two files:
+    the FCS file is not the export that accompanies PE_2.xml (its $FIL, GUID and experiment
+    name differ from the tube's) and its widths are 65536 x A / H exactly (also where A is
+    clipped at 262143), so no factor is applied by the reader."""
     import dataclasses
 
     xml = shared_path("fcs", "diva", "PE_2.xml")

@@ -393,9 +393,18 @@ def _gene_call(
 
 def group_footnote(calls: Rows, genes: tuple[str, ...], ci_level: float = 0.95) -> tuple[str, str]:
     """(``group_flag``, ``footnote``): ``*`` and the genes whose evaluable call is flagged
-    (interval crossing a threshold, or a call resting on a bound)."""
+    (interval crossing a threshold, or a call resting on a bound), and a note when the
+    patient's reference genes disagree between the fractions (normalise's
+    ``reference_disagreement``)."""
     notes = []
-    for row in as_records(calls):
+    records = as_records(calls)
+    if any(
+        "reference_disagreement" in cell_text(r.get("flags"))
+        for r in records
+        if r["gene"] in genes and r["call"] in CALLS[:3]
+    ):
+        notes.append("reference genes disagree between CD34+ and CD34- (see expression)")
+    for row in records:
         if row["gene"] not in genes or row["call"] not in CALLS[:3]:
             continue
         flags = cell_text(row.get("flags")).split(";")

@@ -414,3 +414,26 @@ def test_spec_truth_gives_table2():
             fusion_higher[patient] = set(result.fusion["higher"])
     assert groups == spec.EXPECTED_GROUPS
     assert fusion_higher == {p: {"CD34pos"} for p in ("P06", "P07", "P08", "P10")}
+
+
+def test_reference_disagreement_stars_the_group():
+    # GUS and ABL1 equal in both fractions, B2M 4x higher in CD34pos: the expression rows are
+    # flagged reference_disagreement, so the group rests on a normalisation in doubt
+    data = {}
+    for fraction, b2m in (("CD34pos", 0.8), ("CD34neg", 0.2)):
+        data[fraction] = [("GUS", 0.1, 0.02, "ok"), ("ABL1", 0.05, 0.02, "ok"),
+                          ("B2M", b2m, 0.02, "ok"), ("MDR1", 0.5, 0.02, "ok")]  # fmt: skip
+    rows, units = [], []
+    for fraction, targets in data.items():
+        units.append({"patient": "P01", "fraction": fraction, "sorted_fcs": "x.fcs",
+                      "plate": "E1", "qpcr_sample": fraction})  # fmt: skip
+        rows += [qrow(t, fraction, q, se, st) for t, q, se, st in targets]
+    pairs = pair_patient("P01", pd.DataFrame(units), {"E1": pd.DataFrame(rows)}, flow_rows("P01"))
+    table = normalise_patient(pairs, {"qpcr": {"reference_genes": ["GUS", "ABL1", "B2M"]}})
+    result = classify_frames(table, "BCP", {"classification": {"genes": ["MDR1"]}})
+    # MDR1 / geometric mean: CD34pos 0.5 / 0.158740, CD34neg 0.5 / 0.1 -> fold 0.63: no call
+    assert call_of(result, "MDR1").call == "no_difference"
+    assert "reference_disagreement" in call_of(result, "MDR1")["flags"]
+    group = result.group.iloc[0]
+    assert (group.group, group.group_flag) == ("none", "*")
+    assert "reference genes disagree" in group.footnote

@@ -36,4 +36,4 @@ rule all:
     default_target: True
     input:
         final_outputs(),
-        report_pages(),
+        REPORT_PAGES,

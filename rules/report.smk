@@ -49,26 +49,13 @@ LABEL_OF = {
 }
 
 
-def report_page(path, category, subcategory, caption, **labels):
-    return report(
-        path,
-        caption=f"../resources/report/{caption}.rst",
-        category=category,
-        subcategory=subcategory,
-        labels=labels or None,
-    )
-
-
-def report_pages():
-    """Every page the rule report_pages writes (for rule all)."""
-    return [
-        "results/report/answer.html",
-        "results/report/journal_tables.html",
-        *expand("results/report/patient_{patient}.html", patient=PATIENTS),
-        *expand(
-            "results/report/table_{name}.html", name=[*REPORT_TABLES, *REPORT_TEXTS]
-        ),
-    ]
+# Every page the rule report_pages writes (rule all asks for them).
+REPORT_PAGES = [
+    "results/report/answer.html",
+    "results/report/journal_tables.html",
+    *expand("results/report/patient_{patient}.html", patient=PATIENTS),
+    *expand("results/report/table_{name}.html", name=[*REPORT_TABLES, *REPORT_TEXTS]),
+]
 
 
 rule report_pages:
@@ -80,48 +67,48 @@ rule report_pages:
         plate_png=expand("results/qpcr/{plate}/curves.png", plate=PLATES),
     output:
         **{
-            f"patient_{p}": report_page(
+            f"patient_{p}": report(
                 f"results/report/patient_{p}.html",
-                "Patients",
-                "One page per patient",
-                "patient",
-                patient=p,
+                caption="../resources/report/patient.rst",
+                category="Patients",
+                subcategory="One page per patient",
+                labels={"patient": p},
             )
             for p in PATIENTS
         },
         **{
-            f"table_{name}": report_page(
+            f"table_{name}": report(
                 f"results/report/table_{name}.html",
-                spec[1],
-                spec[2],
-                CAPTION_OF.get(name, name),
-                table=LABEL_OF.get(name, name.replace("_", " ")),
+                caption=f"../resources/report/{CAPTION_OF.get(name, name)}.rst",
+                category=spec[1],
+                subcategory=spec[2],
+                labels={"table": LABEL_OF.get(name, name.replace("_", " "))},
             )
             for name, spec in REPORT_TABLES.items()
         },
         **{
-            f"table_{name}": report_page(
+            f"table_{name}": report(
                 f"results/report/table_{name}.html",
-                "Provenance",
-                "Provenance",
-                "provenance",
-                table=LABEL_OF.get(name, name),
+                caption="../resources/report/provenance.rst",
+                category="Provenance",
+                subcategory="Provenance",
+                labels={"table": LABEL_OF.get(name, name)},
             )
             for name in REPORT_TEXTS
         },
-        front=report_page(
+        front=report(
             "results/report/answer.html",
-            "Answer",
-            "Front page",
-            "answer",
-            page="the answer",
+            caption="../resources/report/answer.rst",
+            category="Answer",
+            subcategory="Front page",
+            labels={"page": "the answer"},
         ),
-        journal=report_page(
+        journal=report(
             "results/report/journal_tables.html",
-            "Answer",
-            "Tables as printed",
-            "journal",
-            page="Tables 1 and 2",
+            caption="../resources/report/journal.rst",
+            category="Answer",
+            subcategory="Tables as printed",
+            labels={"page": "Tables 1 and 2"},
         ),
     log:
         "logs/report_pages.log",

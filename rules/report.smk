@@ -53,6 +53,7 @@ LABEL_OF = {
 REPORT_PAGES = [
     "results/report/answer.html",
     "results/report/journal_tables.html",
+    "results/report/journal_tables.docx",
     *expand("results/report/patient_{patient}.html", patient=PATIENTS),
     *expand("results/report/table_{name}.html", name=[*REPORT_TABLES, *REPORT_TEXTS]),
 ]
@@ -109,6 +110,13 @@ rule report_pages:
             category="Answer",
             subcategory="Tables as printed",
             labels={"page": "Tables 1 and 2"},
+        ),
+        docx=report(
+            "results/report/journal_tables.docx",
+            caption="../resources/report/journal.rst",
+            category="Downloads",
+            subcategory="Tables 1 and 2 (Word)",
+            labels={"file": "Tables 1 and 2 (docx)"},
         ),
     log:
         "logs/report_pages.log",

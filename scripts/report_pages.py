@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 
-from sortpcr.io import read_tsv, write_text  # noqa: E402
+from sortpcr.io import read_tsv, write_text, write_with  # noqa: E402
 from sortpcr.runner import run_step  # noqa: E402
 
 sm = snakemake  # noqa: F821
@@ -14,6 +14,7 @@ sm = snakemake  # noqa: F821
 
 def main(log):
     from sortpcr.report.build import build_pages
+    from sortpcr.report.docx import write_journal_docx
 
     named = dict(sm.input.items())
     pages = build_pages(
@@ -31,8 +32,11 @@ def main(log):
         settings=sm.params.settings,
     )
     for key, path in sm.output.items():
-        write_text(path, pages[key])
-    log.info("wrote %d pages", len(sm.output))
+        if key != "docx":
+            write_text(path, pages[key])
+    table1, groups = read_tsv(sm.input.table_table1), read_tsv(sm.input.table_resistance_groups)
+    write_with(sm.output.docx, lambda tmp: write_journal_docx(tmp, table1, groups))
+    log.info("wrote %d pages and %s", len(pages), sm.output.docx)
 
 
 run_step(sm.rule, sm.log[0], main)

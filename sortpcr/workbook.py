@@ -231,12 +231,12 @@ def write_workbook(path: str | Path, tables: Mapping[str, pd.DataFrame]) -> None
     book.properties.lastModifiedBy = "sortpcr"
     path = Path(path)
     book.save(path)
-    _normalise_zip(path)
+    normalise_zip(path)
 
 
-def _normalise_zip(path: Path) -> None:
-    """Rewrite an xlsx with fixed member timestamps and document dates (openpyxl stamps
-    ``modified`` with the current time on save)."""
+def normalise_zip(path: Path) -> None:
+    """Rewrite an Office file (xlsx, docx) with fixed member timestamps and document dates
+    (openpyxl and python-docx stamp the current time on save)."""
     with zipfile.ZipFile(path) as source:
         members = [(info.filename, source.read(info.filename)) for info in source.infolist()]
     stamp = rb"\g<1>2000-01-01T00:00:00Z\g<2>"

@@ -91,6 +91,7 @@ def test_report_holds_front_page_tables_as_html_and_patient_pages(deployed):
     assert mime["answer.html"] == "text/html"
     assert mime["journal_tables.html"] == "text/html"
     assert mime["sortpcr_results.xlsx"].endswith("spreadsheetml.sheet")  # the workbook
+    assert mime["journal_tables.docx"].endswith("wordprocessingml.document")
     assert not any(m == "text/tab-separated-values" for m in mime.values())  # no TSV left
     # one page per patient
     patients = categories["Patients"]["One page per patient"]

@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/benchmarks/calibration.py [--patients 1000] [--seed 11]
         [--rt-sd 0.25] [--settings 0,0.25] [--references GUS,ABL1]
-        [--discordant not_evaluable] [--poisson-ct 39] [--no-reference]
+        [--discordant not_evaluable] [--poisson-ct 39] [--replate 0.3] [--no-reference]
         [--tree DIR] [--json OUT]
 
 Simulates ``--patients`` patients (4 genes each, GUS as reference) on qPCR plates well by
@@ -10,7 +10,8 @@ well with a noise model that is not the pipeline's own (Student-t well noise, la
 wells, reverse-transcription variation of SD ``--rt-sd`` log2 units per sample and gene,
 pipetting error compounding along the standard series, efficiencies 0.90-1.02, duplicates
 and triplicates, values below the lowest standard and undetermined; see ``calsim.py``;
-``--poisson-ct`` adds Poisson sampling of template molecules as a stress), runs the
+``--poisson-ct`` adds Poisson sampling of template molecules as a stress, ``--replate``
+measures a share of the patients on a second plate), runs the
 pipeline's own functions in process once per ``qpcr.rt_sd_log2`` in ``--settings`` (default
 0 and the truth), and the reference analysis of ``calsim_ref.py`` beside them (what an
 analysis of the wells can reach on the same plates), and prints, per setting and for all
@@ -25,8 +26,11 @@ pairs, duplicates and triplicates:
   ``--discordant`` reruns the pipeline with each rule to show its effect.
 
 Issue 11's targets (with ``qpcr.rt_sd_log2`` at the simulated truth): coverage 0.93-0.97,
-clear calls 100 %, wrong and unflagged at most 1 in 160. Not a test: it prints figures;
-``tests/test_calibration.py`` asserts the targets on a small fixed-seed run.
+clear calls 100 %, wrong and unflagged at most 1 in 160. RT variation alone keeps any
+analysis from calling every clear pair right (the line under each table gives the share a
+perfect qPCR of the same cDNAs would get), so the clear-call target is read as "right or
+flagged". Not a test: it prints figures; ``tests/test_calibration.py`` asserts the targets on
+a fixed-seed run.
 ``--tree DIR`` imports ``sortpcr`` (and reads ``config/config.yaml``) from another checkout,
 e.g. a ``git archive`` of one commit.
 """
@@ -42,7 +46,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
-ROWS = ("all", "duplicates", "triplicates", "in_range", "out_of_range", "outlier_well")
+ROWS = (
+    "all",
+    "duplicates",
+    "triplicates",
+    "in_range",
+    "out_of_range",
+    "outlier_well",
+    "two_plates",
+)
 
 
 def _pct(value: float | None) -> str:
@@ -86,8 +98,9 @@ near: pairs with true fold 1.6-2.5x or 0.4-0.625x, r|flag: share called right or
 wrong / unflag: wrong calls / wrong calls without a flag, share: unflagged wrong calls per
 evaluable pair (target <= 1/160 = 0.6 %); bounds: calls on a bound whose bound holds the
 true fold / all such calls. Rows: in_range = every true quantity of the pair inside the standards;
-outlier_well = an outlier well among the pair's wells; discordant_rule = pairs whose flags
-show the discordant-replicate rule."""
+outlier_well = an outlier well among the pair's wells; two_plates = patients measured on
+two plates (--replate); discordant_rule = pairs whose flags show the discordant-replicate
+rule."""
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -103,6 +116,12 @@ def main(argv: list[str] | None = None) -> dict:
         type=float,
         default=None,
         help="stress: Poisson template sampling, one molecule at this Ct (e.g. 39)",
+    )
+    parser.add_argument(
+        "--replate",
+        type=float,
+        default=0.0,
+        help="share of patients measured again on a second plate (between-plate variance)",
     )
     parser.add_argument("--no-reference", action="store_true", help="skip calsim_ref")
     parser.add_argument(
@@ -126,7 +145,10 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.process_time()
     references = tuple(r.strip() for r in args.references.split(",") if r.strip())
     sim = calsim.SimSettings(
-        rt_sd_log2=args.rt_sd, one_copy_ct=args.poisson_ct, references=references
+        rt_sd_log2=args.rt_sd,
+        one_copy_ct=args.poisson_ct,
+        references=references,
+        replate_share=args.replate,
     )
     variants = [
         {"qpcr.replicates.discordant": v.strip()} for v in args.discordant.split(",") if v.strip()

@@ -78,6 +78,7 @@ class SimSettings:
     ct_max: float = 40.0
     std_replicates: int = 2
     triplicate_share: float = 0.5
+    replate_share: float = 0.0
     cdna_range: tuple[float, float] = (0.03, 0.6)
     expression_log10_mean: float = -1.0
     expression_log10_sd: float = 0.7
@@ -108,6 +109,8 @@ class Plate:
     plate: str
     patients: list[str]
     replicates: int
+    #: a second measurement of its patients (they have a first plate too)
+    repeat: bool = False
     wells: list[dict[str, Any]] = field(default_factory=list)
     #: (sample, target) -> wells of that group that carry an outlier shift
     outliers: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -118,6 +121,72 @@ def _well_names(n: int) -> list[str]:
     return [f"{rows[i // 12]}{i % 12 + 1:02d}" for i in range(n)]
 
 
+def _curves_and_standards(
+    rng: np.random.Generator, sim: SimSettings, targets: tuple[str, ...]
+) -> tuple[dict[str, tuple[float, float]], list[tuple[str, str, str, float, float]]]:
+    """True curves ``target -> (slope, intercept)`` of one plate and its standard wells
+    ``(role, target, sample, typed quantity, true quantity)``."""
+    curve = {}
+    for t in targets:
+        eff = rng.uniform(*sim.efficiency)
+        curve[t] = (-1.0 / math.log10(1.0 + eff), rng.uniform(*sim.intercept))
+    layout: list[tuple[str, str, str, float, float]] = []
+    for t in targets:
+        levels = sorted(STANDARDS, reverse=True)
+        actual = levels[0]  # the undiluted IM-9 cDNA defines the unit
+        for level, q in enumerate(levels):
+            if level:
+                step = q / levels[level - 1]
+                actual *= step * (1.0 + rng.normal(0.0, sim.pipetting_cv))
+            layout += [("standard", t, f"STD-{q:g}", q, actual)] * sim.std_replicates
+    return curve, layout
+
+
+def _fill_wells(
+    plate: Plate,
+    rng: np.random.Generator,
+    sim: SimSettings,
+    curve: Mapping[str, tuple[float, float]],
+    layout: list[tuple[str, str, str, float, float]],
+) -> None:
+    """Draw the Ct of every well of ``layout`` (NTCs appended) into ``plate.wells``."""
+    scale = sim.well_sd / math.sqrt(sim.well_df / (sim.well_df - 2.0))
+    layout = layout + [("ntc", t, "NTC", math.nan, 0.0) for t in curve]
+    for well, (role, t, sample, typed, q) in zip(_well_names(len(layout)), layout, strict=True):
+        slope, intercept = curve[t]
+        ct = math.nan
+        if q > 0:
+            expected = intercept + slope * math.log10(q)
+            molecules = 1.0
+            if sim.one_copy_ct is not None:
+                copies = 10.0 ** ((expected - sim.one_copy_ct) / slope)
+                if copies < 1e5:
+                    molecules = float(rng.poisson(copies)) / copies
+            if molecules > 0:
+                ct = expected + slope * math.log10(molecules)
+                ct += scale * float(rng.standard_t(sim.well_df))
+                if rng.random() < sim.outlier_rate:
+                    ct += float(rng.uniform(*sim.outlier_shift))
+                    key = (sample, t)
+                    plate.outliers[key] = plate.outliers.get(key, 0) + 1
+                ct = round(ct, 2) if ct < sim.ct_max else math.nan
+        group = f"{t}|std|{typed:.6g}" if role == "standard" else f"{t}|{sample}"
+        plate.wells.append(
+            {
+                "plate": plate.plate,
+                "well": well,
+                "target": t,
+                "sample": sample,
+                "role": role,
+                "replicate_group": f"{t}|ntc" if role == "ntc" else group,
+                "ct": ct,
+                "quantity": typed,
+                "unit": "relative",
+                "fluor": "FAM",
+            }
+        )
+
+
 def simulate_cohort(
     n_patients: int, seed: int, sim: SimSettings | None = None
 ) -> tuple[list[Plate], dict[tuple[str, str], dict[str, Any]]]:
@@ -126,6 +195,9 @@ def simulate_cohort(
     Returns ``(plates, truth)``: the plates with their well rows (the reader's columns,
     ``sortpcr.qpcr.readers.COLUMNS``) and, per (patient, gene), the true fold, the
     replicates, and whether every true quantity of the pair lies within the standards.
+    A share ``replate_share`` of the patients is measured a second time, on a plate of its
+    own (same cDNA, so the same RT factors; new curves, standards and wells), drawn from a
+    second random stream so that the first plates do not change.
     """
     sim = sim or SimSettings()
     rng = np.random.default_rng(seed)
@@ -141,23 +213,11 @@ def simulate_cohort(
 
     truth: dict[tuple[str, str], dict[str, Any]] = {}
     plates: list[Plate] = []
-    scale = sim.well_sd / math.sqrt(sim.well_df / (sim.well_df - 2.0))
+    unknowns: dict[str, list[tuple[str, str, str, float, float]]] = {}
     lo_std, hi_std = min(STANDARDS), max(STANDARDS)
     for number, (members, reps) in enumerate(plan, start=1):
         plate = Plate(f"CAL{number:04d}", members, reps)
-        curve = {}
-        for t in targets:
-            eff = rng.uniform(*sim.efficiency)
-            curve[t] = (-1.0 / math.log10(1.0 + eff), rng.uniform(*sim.intercept))
-        layout: list[tuple[str, str, str, float, float]] = []  # role, target, sample, typed, true
-        for t in targets:
-            levels = sorted(STANDARDS, reverse=True)
-            actual = levels[0]  # the undiluted IM-9 cDNA defines the unit
-            for level, q in enumerate(levels):
-                if level:
-                    step = q / levels[level - 1]
-                    actual *= step * (1.0 + rng.normal(0.0, sim.pipetting_cv))
-                layout += [("standard", t, f"STD-{q:g}", q, actual)] * sim.std_replicates
+        curve, layout = _curves_and_standards(rng, sim, targets)
         for patient in members:
             cdna = {
                 f: 10 ** rng.uniform(*np.log10(sim.cdna_range)) for f in FRACTIONS
@@ -182,6 +242,7 @@ def simulate_cohort(
                     "patient": patient,
                     "gene": gene,
                     "plate": plate.plate,
+                    "plates": 1,
                     "replicates": reps,
                     "true_fold": 2.0**log2_fold,
                     "true_log2_fold": log2_fold,
@@ -192,11 +253,13 @@ def simulate_cohort(
                 for f in FRACTIONS
                 for t in targets
             }  # log2 RT factor per fraction and gene
+            unknowns[patient] = []
             for fraction, suffix in FRACTIONS.items():
                 sample = f"{patient}{suffix}"
                 for t in targets:
                     q = level[fraction][t] * cdna[fraction] * 2.0 ** rt[(fraction, t)]
-                    layout += [("unknown", t, sample, math.nan, q)] * reps
+                    unknowns[patient] += [("unknown", t, sample, math.nan, q)] * reps
+            layout += unknowns[patient]
             for gene in sim.genes:
                 ref_shift = sum(
                     rt[("CD34pos", r)] - rt[("CD34neg", r)] for r in sim.references
@@ -207,45 +270,27 @@ def simulate_cohort(
                     - rt[("CD34neg", gene)]
                     - ref_shift
                 )
-        for t in targets:
-            layout.append(("ntc", t, "NTC", math.nan, 0.0))
-        for well, (role, t, sample, typed, q) in zip(_well_names(len(layout)), layout, strict=True):
-            slope, intercept = curve[t]
-            ct = math.nan
-            if q > 0:
-                expected = intercept + slope * math.log10(q)
-                molecules = 1.0
-                if sim.one_copy_ct is not None:
-                    copies = 10.0 ** ((expected - sim.one_copy_ct) / slope)
-                    if copies < 1e5:
-                        molecules = float(rng.poisson(copies)) / copies
-                if molecules > 0:
-                    ct = expected + slope * math.log10(molecules)
-                    ct += scale * float(rng.standard_t(sim.well_df))
-                    if rng.random() < sim.outlier_rate:
-                        ct += float(rng.uniform(*sim.outlier_shift))
-                        key = (sample, t)
-                        plate.outliers[key] = plate.outliers.get(key, 0) + 1
-                    ct = round(ct, 2) if ct < sim.ct_max else math.nan
-            group = f"{t}|std|{typed:.6g}" if role == "standard" else f"{t}|{sample}"
-            plate.wells.append(
-                {
-                    "plate": plate.plate,
-                    "well": well,
-                    "target": t,
-                    "sample": sample,
-                    "role": role,
-                    "replicate_group": f"{t}|ntc" if role == "ntc" else group,
-                    "ct": ct,
-                    "quantity": typed,
-                    "unit": "relative",
-                    "fluor": "FAM",
-                }
-            )
+        _fill_wells(plate, rng, sim, curve, layout)
         plates.append(plate)
-        for patient in members:
+
+    if sim.replate_share > 0:
+        again = np.random.default_rng([seed, 1])
+        chosen = [p for p in patients if again.random() < sim.replate_share]
+        for number, patient in enumerate(chosen, start=1):
+            reps = truth[(patient, sim.genes[0])]["replicates"]
+            plate = Plate(f"REP{number:04d}", [patient], reps, repeat=True)
+            curve, layout = _curves_and_standards(again, sim, targets)
+            _fill_wells(plate, again, sim, curve, layout + unknowns[patient])
+            plates.append(plate)
             for gene in sim.genes:
-                truth[(patient, gene)]["outlier_wells"] = sum(
+                truth[(patient, gene)]["plates"] = 2
+
+    for gene_truth in truth.values():
+        gene_truth["outlier_wells"] = 0
+    for plate in plates:
+        for patient in plate.patients:
+            for gene in sim.genes:
+                truth[(patient, gene)]["outlier_wells"] += sum(
                     plate.outliers.get((f"{patient}{s}", t), 0)
                     for s in FRACTIONS.values()
                     for t in (gene, *sim.references)
@@ -301,7 +346,8 @@ class _Hop:
 
 
 def run_pipeline(plates: Iterable[Plate], config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Run the pipeline's per-plate and per-patient steps on simulated plates.
+    """Run the pipeline's per-plate and per-patient steps on simulated plates (a patient on
+    two plates is paired with both, as two rows of units.tsv per fraction).
 
     Settings as the rules pass them: ``qpcr`` section to fit_curves / quantify, the whole
     config to normalise (``NormaliseSettings.from_config``) and classify
@@ -323,6 +369,8 @@ def run_pipeline(plates: Iterable[Plate], config: Mapping[str, Any]) -> list[dic
     norm_settings = NormaliseSettings.from_config(config)
     class_settings = ClassifySettings.from_config(config)
     calls: list[dict[str, Any]] = []
+    tables: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    on_plates: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="calsim-") as tmp:
         hop = _Hop(Path(tmp))
         for plate in plates:
@@ -330,37 +378,44 @@ def run_pipeline(plates: Iterable[Plate], config: Mapping[str, Any]) -> list[dic
             curves, _ = fit_curves(wells, qpcr)
             curves = hop(curves, CURVE_COLUMNS)
             quantities, _, _ = quantify(wells, curves, qpcr)
-            quantities = hop(quantities, QUANTITY_COLUMNS)
+            tables[plate.plate] = (hop(quantities, QUANTITY_COLUMNS), curves)
             for patient in plate.patients:
-                units = [
-                    {
-                        "patient": patient,
-                        "fraction": fraction,
-                        "sorted_fcs": "",
-                        "plate": plate.plate,
-                        "qpcr_sample": f"{patient}{suffix}",
-                    }
-                    for fraction, suffix in FRACTIONS.items()
-                ]
-                flow = [
-                    {
-                        "patient": patient,
-                        "fraction": fraction,
-                        "status": "pass",
-                        "reason": "",
-                        "purity": 0.99,
-                        "pct_cd34pos": 50.0,
-                    }
-                    for fraction in ("presort", *FRACTIONS)
-                ]
-                pairs = pair_patient(
-                    patient, units, {plate.plate: quantities}, flow, {plate.plate: curves}
-                )
-                pairs = hop(pairs, PAIR_COLUMNS)
-                expression = normalise_patient(pairs, norm_settings)
-                expression = hop(expression, EXPRESSION_COLUMNS + EXTRA_COLUMNS)
-                result = classify_patient(expression, "BCP", class_settings, patient=patient)
-                calls += hop(result.calls, CALL_COLUMNS)
+                on_plates.setdefault(patient, []).append(plate.plate)
+        for patient, names in on_plates.items():
+            units = [
+                {
+                    "patient": patient,
+                    "fraction": fraction,
+                    "sorted_fcs": "",
+                    "plate": name,
+                    "qpcr_sample": f"{patient}{suffix}",
+                }
+                for fraction, suffix in FRACTIONS.items()
+                for name in names
+            ]
+            flow = [
+                {
+                    "patient": patient,
+                    "fraction": fraction,
+                    "status": "pass",
+                    "reason": "",
+                    "purity": 0.99,
+                    "pct_cd34pos": 50.0,
+                }
+                for fraction in ("presort", *FRACTIONS)
+            ]
+            pairs = pair_patient(
+                patient,
+                units,
+                {name: tables[name][0] for name in names},
+                flow,
+                {name: tables[name][1] for name in names},
+            )
+            pairs = hop(pairs, PAIR_COLUMNS)
+            expression = normalise_patient(pairs, norm_settings)
+            expression = hop(expression, EXPRESSION_COLUMNS + EXTRA_COLUMNS)
+            result = classify_patient(expression, "BCP", class_settings, patient=patient)
+            calls += hop(result.calls, CALL_COLUMNS)
     return calls
 
 
@@ -502,6 +557,7 @@ def subsets(judged: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         "in_range": [j for j in judged if j["in_range"]],
         "out_of_range": [j for j in judged if not j["in_range"]],
         "outlier_well": [j for j in judged if j["outlier_wells"]],
+        "two_plates": [j for j in judged if j["plates"] == 2],
         "discordant_rule": [j for j in judged if j["discordant"]],
         "not_discordant": [j for j in judged if not j["discordant"]],
     }

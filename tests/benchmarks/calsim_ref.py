@@ -18,6 +18,7 @@ the delta method, per target: ``(s2/k_pos + s2/k_neg) / b**2 + dCt**2 * var(b) /
 divided by m**2, plus ``2 * (1 + 1/m) * (rt_sd_log2 * log10(2))**2`` for RT variation of the
 target and the references in both fractions.
 The interval uses a t quantile with Welch-Satterthwaite degrees of freedom (RT term: infinite).
+A patient measured on a second plate is analysed from the first one only.
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ def reference_calls(
     rt_var = 2 * (1 + 1 / m) * (rt_sd_log2 * math.log10(2.0)) ** 2
     rows = []
     for plate in plates:
+        if plate.repeat:  # a second plate of a patient: the reference uses the first only
+            continue
         fits = {t: _fit(plate, t, outlier_ct) for t in (*genes, *references)}
         for patient in plate.patients:
             for gene in genes:

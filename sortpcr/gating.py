@@ -147,7 +147,11 @@ class ClusterSearch:
     (translate by mode - anchor, at most ``limit`` display units), ``scale`` (multiply by
     mode / anchor, within 1/``limit``-``limit``) or ``fixed``. ``bins``/``sigma``: the 2-D
     histogram per axis and its Gaussian smoothing (bins); ``min_events`` in the window, else
-    the template stays.
+    the template stays. ``trim`` > 0: after the move, the side of the gate beyond the mode
+    on the first axis (the CD45-bright side) is cut back to the density valley between the
+    cluster and a neighbouring population (looked for up to ``trim`` display units beyond
+    the gate, in the gate's band of the second axis, smoothed with ``trim_bandwidth``) when
+    that valley lies in the outer half of the gate's span beyond the mode.
     """
 
     window: tuple[tuple[float, float], tuple[float, float]]
@@ -157,6 +161,8 @@ class ClusterSearch:
     bins: int = 64
     sigma: float = 1.5
     min_events: int = 100
+    trim: float = 0.0
+    trim_bandwidth: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -599,7 +605,13 @@ def _parse_search(el, gate: Gate, path: str) -> ClusterSearch | ValleySearch | N
             if how == "scale" and anchor["xy".index(axis)] <= 0:
                 raise GatingError(path, f"{where}: scaling needs a positive anchor", "sortpcr")
         sigma = _option(spec, "smooth", path, where, 1.5, 0.0, 100.0)
-        return ClusterSearch(window, anchor, move, tuple(limit), bins, sigma, min_events)
+        trim = _option(spec, "trim-x", path, where, 0.0, 0.0, np.inf)
+        trim_bw = _option(spec, "trim-bandwidth", path, where, 0.0, 0.0, np.inf)
+        if trim > 0 and trim_bw <= 0:
+            raise GatingError(path, f"{where}: trim-x needs a positive trim-bandwidth", "sortpcr")
+        return ClusterSearch(
+            window, anchor, move, tuple(limit), bins, sigma, min_events, trim, trim_bw
+        )
     if (
         gate.kind != "rectangle"
         or len(gate.dims) != 1
@@ -1217,6 +1229,8 @@ def _adapt_cluster(ev: _Evaluator, gate: Gate, rows, key) -> tuple[Gate, dict[st
     vertices = tuple(
         tuple(float(v[k] * scale[k] + shift[k]) for k in range(2)) for v in gate.vertices
     )
+    if s.trim > 0:
+        vertices, record["trim"] = _trim_bright_side(x, y, vertices, found["mode"][0], s)
     record.update(
         method="cluster",
         reason=("limited: " + "; ".join(clipped)) if clipped else "",
@@ -1227,6 +1241,25 @@ def _adapt_cluster(ev: _Evaluator, gate: Gate, rows, key) -> tuple[Gate, dict[st
         vertices=[list(v) for v in vertices],
     )
     return replace(gate, vertices=vertices), record
+
+
+def _trim_bright_side(x, y, vertices, mode_x: float, s: ClusterSearch):
+    """Vertices with the first axis cut back to the valley between the cluster and a
+    brighter neighbour (see :class:`ClusterSearch`), and the record of that search."""
+    from .adaptive import density_valley
+
+    ys = [v[1] for v in vertices]
+    right = max(v[0] for v in vertices)
+    band = (y >= min(ys)) & (y <= max(ys))
+    found = density_valley(
+        x[band], (mode_x - s.trim, right + s.trim), ((mode_x + right) / 2, right),
+        bandwidth=s.trim_bandwidth, bins=128,
+    )  # fmt: skip
+    record = {"cut": found["cut"], "depth": found["depth"], "reason": found["reason"]}
+    if found["cut"] is None:
+        return vertices, record
+    cut = found["cut"]
+    return tuple((min(vx, cut), vy) for vx, vy in vertices), record
 
 
 def _adapt_valley(ev: _Evaluator, gate: Gate, rows, key, members, cuts):
@@ -1304,7 +1337,13 @@ def _record_attributes(record: Mapping[str, Any]) -> dict[str, str]:
             return repr(value)
         return "" if value is None else str(value)
 
-    return {k.replace("_", "-"): text(v) for k, v in sorted(record.items())}
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, Mapping):  # a nested record (the bright-side trim): trim-cut ...
+            flat.update({f"{key}_{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    return {k.replace("_", "-"): text(v) for k, v in sorted(flat.items())}
 
 
 def gatingml_text(strategy: Strategy, note: str = "") -> str:

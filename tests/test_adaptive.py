@@ -131,6 +131,29 @@ def test_cluster_mode_finds_the_larger_cluster() -> None:
     assert none["mode"] is None and "search window" in none["reason"]
 
 
+def test_bright_side_trimmed_at_the_neighbours_valley() -> None:
+    """Blasts around x 0.40 and a brighter neighbour (monocytes) around 0.62, both SD 0.03:
+    the gate reaching 0.58 is cut back to the valley between them (the smoothed mixture's
+    minimum, worked out on a grid); a gate ending at 0.47 keeps its edge (the valley lies
+    beyond it)."""
+    from sortpcr.gating import ClusterSearch, _trim_bright_side
+
+    rng = np.random.default_rng(1)
+    x = np.concatenate([_normal_sample(0.40, 0.03, 6000), _normal_sample(0.62, 0.03, 1500)])
+    y = rng.uniform(10.0, 90.0, x.size)
+    search = ClusterSearch(((0, 1), (0, 100)), (0.4, 50.0), trim=0.1, trim_bandwidth=0.01)
+    gate = ((0.25, 5.0), (0.58, 5.0), (0.58, 95.0), (0.25, 95.0))
+    trimmed, record = _trim_bright_side(x, y, gate, 0.40, search)
+    sd = np.hypot(0.03, 0.01)
+    expected = _mixture_minimum((0.40, 0.62), (sd, sd), (0.8, 0.2), 0.40, 0.62)
+    assert record["cut"] == pytest.approx(expected, abs=0.01)
+    assert [v[0] for v in trimmed] == [0.25, record["cut"], record["cut"], 0.25]
+    assert [v[1] for v in trimmed] == [v[1] for v in gate]
+    narrow = ((0.25, 5.0), (0.47, 5.0), (0.47, 95.0), (0.25, 95.0))
+    kept, record = _trim_bright_side(x, y, narrow, 0.40, search)
+    assert kept == narrow and record["cut"] is None
+
+
 # --------------------------------------------------------------------------- gates moved
 
 
@@ -242,11 +265,24 @@ def test_no_valley_and_too_few_lymphocytes_keeps_the_template(tmp_path: Path) ->
             "fallback-gate 'Monocytes' is not a gate",
         ),
         ('move-x="shift"', 'move-x="stretch"', "move-x='stretch'"),
+        (
+            'trim-bandwidth="0.0111111"',
+            'trim-bandwidth="0"',
+            "trim-x needs a positive trim-bandwidth",
+        ),
         ('limit-y="1.6"', 'limit-y="0.5"', "limit-y=0.5 is outside"),
         ('bins="256"', 'bins="many"', "attribute bins needs 1 number"),
         ('range="0.256734 0.728627"', 'range="0.728627 0.256734"', "is not increasing"),
     ],
-    ids=["cut-shared-by-unlike-gates", "unknown-fallback", "move", "limit", "bins", "range"],
+    ids=[
+        "cut-shared-by-unlike-gates",
+        "unknown-fallback",
+        "move",
+        "trim",
+        "limit",
+        "bins",
+        "range",
+    ],
 )
 def test_bad_searches_are_refused_by_name(old, new, words, tmp_path: Path) -> None:
     path = _edited(tmp_path, "bad.xml", (old, new))
@@ -395,6 +431,7 @@ def test_committed_demo_table1_within_a_quarter_point_all_tubes_pass() -> None:
         assert gates["CD34pos"]["method"] == "valley", patient
         assert abs(gates["CD34pos"]["shift_decades"]) < 0.1, patient
         assert abs(gates["Blasts"]["shift_decades"][0]) < 0.1, patient
+        assert gates["Blasts"]["trim"]["cut"] is None, patient  # monocytes lie beyond it
 
 
 def test_workspace_gates_written_as_gatingml(tmp_path: Path) -> None:

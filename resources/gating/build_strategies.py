@@ -19,9 +19,11 @@ and CD34) and then placed on each instrument's scale, so both strategies mean th
 
 Adaptive files (see README.md): ``Blasts`` carries a ``<sortpcr:cluster>`` search (moved onto
 the blast cluster's mode: CD45 shifted by at most ``CLUSTER_SHIFT`` decades, SSC scaled by
-at most ``SSC_SCALE``), ``CD34pos``/``CD34neg`` a shared ``<sortpcr:valley>`` search (the
-CD34 density valley of the gated blasts within ``VALLEY_RANGE``; no valley -> the 99.5th
-percentile of ``Lymphocytes``, else the template cut).
+at most ``SSC_SCALE``; its CD45-bright side cut back to the valley before a brighter
+neighbour such as monocytes, looked for within ``TRIM_SPAN``), ``CD34pos``/``CD34neg`` a
+shared ``<sortpcr:valley>`` search (the CD34 density valley of the gated blasts within
+``VALLEY_RANGE``; no valley -> the 99.5th percentile of ``Lymphocytes``, else the template
+cut).
 
 No gate edge sits on a pile-up value (0, 1023, 262143).
 """
@@ -54,6 +56,8 @@ CLUSTER_ANCHOR = (2.925, 0.084)  # where the template expects the blast cluster'
 CLUSTER_WINDOW = ((2.1, 3.75), (0.015, 0.20))  # the mode is searched here
 CLUSTER_SHIFT = 0.75  # decades of CD45, at most
 SSC_SCALE = 1.6  # SSC scaled by at most this factor either way
+TRIM_SPAN = 0.35  # decades beyond the blast gate where a CD45-bright neighbour is looked for
+TRIM_BANDWIDTH = 0.05  # decades: smoothing of that CD45 histogram
 VALLEY_WINDOW = (1.0, 5.3)  # CD34 histogram span (log10 FACSDiva units)
 VALLEY_RANGE = (2.2, 4.2)  # where the CD34 cut may be
 VALLEY_BANDWIDTH = 0.05  # decades: Gaussian smoothing of the CD34 histogram
@@ -148,7 +152,8 @@ def _searches(xpos, ypos, width: float) -> tuple[str, str, str]:
         f'<sortpcr:cluster search-x="{_num(xpos(x0))} {_num(xpos(x1))}" '
         f'search-y="{_num(ypos(y0))} {_num(ypos(y1))}" anchor="{_num(xpos(ax))} {_num(ypos(ay))}" '
         f'move-x="shift" limit-x="{_num(limit)}" move-y="scale" limit-y="{SSC_SCALE:g}" '
-        'bins="64" smooth="1.5" min-events="100" />'
+        'bins="64" smooth="1.5" min-events="100" '
+        f'trim-x="{_num(TRIM_SPAN * width)}" trim-bandwidth="{_num(TRIM_BANDWIDTH * width)}" />'
     )
     (w0, w1), (r0, r1) = VALLEY_WINDOW, VALLEY_RANGE
     valley = (

@@ -142,6 +142,8 @@ def _shift_text(record: dict[str, Any] | None, labels: tuple[str, ...]) -> str:
                 f"{label} {dec:+.2f} decade" if dec is not None else f"{label} {shift:+.3g}"
             )
     note = " (limited)" if record.get("clipped") else ""
+    if (record.get("trim") or {}).get("cut") is not None:
+        note += f"; {labels[0]}-bright side cut at the valley"
     return "moved from template: " + ", ".join(parts) + note
 
 

@@ -33,6 +33,14 @@ COHORT_CAPTIONS = {
 }
 
 
+# The study's statements (claims.tsv): relative when the working folder has the file (a run
+# from the repository root: the path stays the same when the folder is copied or moved, so
+# nothing reruns), else this workflow's own copy (used as a module from another folder).
+STUDY_CLAIMS = "resources/study_claims.yaml"
+if not Path(STUDY_CLAIMS).exists():
+    STUDY_CLAIMS = str(Path(WORKFLOW_DIR) / STUDY_CLAIMS)
+
+
 rule cohort:
     input:
         flow="results/qc/flow.tsv",
@@ -65,7 +73,7 @@ rule statistics:
         groups="results/cohort/resistance_groups.tsv",
         table1="results/cohort/table1.tsv",
         fusion="results/cohort/fusion.tsv",
-        claims=str(Path(WORKFLOW_DIR) / "resources" / "study_claims.yaml"),
+        claims=STUDY_CLAIMS,
     output:
         # in the report as HTML pages (rules/report.smk)
         statistics="results/cohort/statistics.tsv",

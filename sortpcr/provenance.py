@@ -78,6 +78,7 @@ def config_yaml(config: dict[str, Any]) -> str:
 PACKAGE = "sortpcr"
 
 
+@lru_cache(maxsize=1024)
 def _module_file(root: Path, name: str) -> Path | None:
     """The file of module ``name`` (dotted, within :data:`PACKAGE`) under ``root``."""
     base = root.joinpath(*name.split("."))
@@ -191,9 +192,17 @@ def code_version(script: str | Path, root: str | Path) -> str:
     root = Path(root).resolve()
     digest = hashlib.sha256()
     for path in code_files(script, root):
+        stat = path.stat()
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+        digest.update(_file_digest(path, (stat.st_mtime_ns, stat.st_size)) + b"\0")
     return "sha256:" + digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=512)
+def _file_digest(path: Path, stamp: tuple[int, int]) -> bytes:
+    """SHA-256 of one file's bytes; ``stamp`` (mtime, size) keys the cache."""
+    del stamp
+    return hashlib.sha256(path.read_bytes()).digest()
 
 
 def code_table(scripts: list[str], root: str | Path) -> list[dict[str, str]]:

@@ -139,6 +139,7 @@ def test_front_page_holds_the_answer():
     body = doc.split(LANDING)[2]
     assert "1 of 2 claims of the study agree" in body
     assert '<span class="fail">differs</span>' in body
+    assert body.index("BCL2 higher in 1/11") < body.index("CD34− only in 9/17")  # differs first
     assert "flow QC failed: CD34pos purity 97.1 % &lt; 98 %" in body  # excluded, and why
     assert "GUS undetected" in body  # a call left out, and why
     assert "patient_P01.html" in body

@@ -130,7 +130,9 @@ def _claims_html(claims: pd.DataFrame | None) -> str:
     if claims is None:
         return '<p class="note">The claims table (results/cohort/claims.tsv) was not built.</p>'
     rows = []
-    for _, r in claims.iterrows():
+    # the claims that differ first: they are what a reader of the study needs to see
+    order = claims["agree"].map(cell_text).map({"False": 0, "True": 2}).fillna(1)
+    for _, r in claims.iloc[order.argsort(kind="stable")].iterrows():
         agree = cell_text(r.get("agree"))
         mark = (
             '<span class="pass">agrees</span>'

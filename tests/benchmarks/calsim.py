@@ -114,6 +114,8 @@ class Plate:
     wells: list[dict[str, Any]] = field(default_factory=list)
     #: (sample, target) -> wells of that group that carry an outlier shift
     outliers: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: the wells that carry an outlier shift
+    late_wells: set[str] = field(default_factory=set)
 
 
 def _well_names(n: int) -> list[str]:
@@ -169,6 +171,7 @@ def _fill_wells(
                     ct += float(rng.uniform(*sim.outlier_shift))
                     key = (sample, t)
                     plate.outliers[key] = plate.outliers.get(key, 0) + 1
+                    plate.late_wells.add(well)
                 ct = round(ct, 2) if ct < sim.ct_max else math.nan
         group = f"{t}|std|{typed:.6g}" if role == "standard" else f"{t}|{sample}"
         plate.wells.append(

@@ -370,25 +370,46 @@ def heatmap_figure(
                         "data"), va="center", fontsize=7)  # fmt: skip
     left = 0.25 + _text_inches(row_labels, 8)
     gap = group_inches + 0.15 if show_groups else 0.15
-    _margins(fig, left, gap + 0.2 + 0.75, 1.0, 0.15)  # right: groups, colour bar, its labels
+    cut = math.log2(threshold)
+    key = _wrapped(
+        [
+            f"\u00b1{cut:g} = {threshold:g}-fold",
+            "n.e. not evaluable",
+            "? CI crosses a threshold",
+            "hatched \u2265 / \u2264: a bound (at least / at most)",
+        ],
+        fig.get_figwidth(),
+        9,
+    )
+    top = 0.75 + 0.16 * (1 + key.count("\n"))
+    _margins(fig, left, gap + 0.2 + 0.75, top, 0.15)  # right: groups, colour bar, its labels
     width = fig.get_figwidth()
     box = ax.get_position()
     cax = fig.add_axes((box.x1 + gap / width, box.y0, 0.2 / width, box.height))
     bar = fig.colorbar(image, cax=cax)
     bar.set_label("log2(CD34+ / CD34\u2212)", fontsize=8)
-    cut = math.log2(threshold)
     for level in (-cut, cut):
         bar.ax.axhline(level, color="black", linestyle="--", linewidth=0.8)
     bar.ax.tick_params(labelsize=7)
     fig.suptitle(
-        "log2(CD34+ / CD34\u2212) per patient and gene\n"
-        f"\u00b1{cut:g} = {threshold:g}-fold;  n.e. not evaluable;  ? CI crosses a threshold;  "
-        "hatched \u2265 / \u2264: a bound (at least / at most)",
+        "log2(CD34+ / CD34\u2212) per patient and gene\n" + key,
         fontsize=9,
         x=0.01,
         ha="left",
     )
     return fig
+
+
+def _wrapped(parts: Sequence[str], width_inches: float, fontsize: float) -> str:
+    """Parts joined by ";  " into lines that fit the width (about 0.6 em a glyph)."""
+    limit = max(20, int((width_inches - 0.2) * 72 / (0.6 * fontsize)))
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 3 + len(part) <= limit:
+            lines[-1] += ";  " + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
 
 
 def log2_text(value: float) -> str:

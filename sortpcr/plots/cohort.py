@@ -48,14 +48,6 @@ CALL_SYMBOL = {
     "no_difference": "=",
     "not_evaluable": "n.e.",
 }
-#: Resistance groups in words (the same words as the journal-style Table 2).
-GROUP_WORDS = {
-    "CD34pos_only": "higher in CD34+ blasts only",
-    "CD34neg_only": "higher in CD34− blasts only",
-    "both": "higher in CD34+ and in CD34− blasts (different genes)",
-    "none": "no difference between CD34+ and CD34− blasts",
-    "excluded": "excluded (quality control failed)",
-}
 FRACTION_WORDS = {"CD34pos": "CD34+", "CD34neg": "CD34−"}
 #: Marker of a bound: the triangle points to where the true value lies.
 BOUND_MARKER = {"<": "v", ">": "^"}
@@ -288,6 +280,8 @@ def heatmap_figure(
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
+
+    from sortpcr.report.journal import GROUP_WORDS  # the words of the journal's Table 2
 
     lineages = [x for x in lineage_order if x in set(calls["lineage"].astype(str))]
     lineages += sorted(set(calls["lineage"].astype(str)) - set(lineages))

@@ -61,6 +61,7 @@ rule cohort:
         mem_mb=1000,
         runtime=10,
     params:
+        code=code_version("scripts/cohort.py"),
         samples=samples_records(),
         classification=config["classification"],
     script:
@@ -89,6 +90,7 @@ rule statistics:
         mem_mb=1000,
         runtime=10,
     params:
+        code=code_version("scripts/statistics.py"),
         classification=config["classification"],
     script:
         "../scripts/statistics.py"
@@ -116,6 +118,8 @@ rule workbook:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        code=code_version("scripts/workbook.py"),
     script:
         "../scripts/workbook.py"
 
@@ -151,6 +155,7 @@ rule figures:
         mem_mb=1000,
         runtime=10,
     params:
+        code=code_version("scripts/figures.py"),
         classification=config["classification"],
     script:
         "../scripts/figures.py"
@@ -181,6 +186,7 @@ rule provenance:
         mem_mb=500,
         runtime=5,
     params:
+        code=code_versions(),
         config=config,
     script:
         "../scripts/provenance.py"

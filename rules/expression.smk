@@ -22,6 +22,7 @@ rule pair:
         mem_mb=500,
         runtime=5,
     params:
+        code=code_version("scripts/pair.py"),
         units=lambda wildcards: units_of(wildcards.patient),
     script:
         "../scripts/pair.py"
@@ -44,6 +45,7 @@ rule normalise:
         mem_mb=500,
         runtime=5,
     params:
+        code=code_version("scripts/normalise.py"),
         settings={
             "qpcr": {
                 k: config["qpcr"][k]
@@ -84,6 +86,7 @@ rule classify:
         mem_mb=500,
         runtime=5,
     params:
+        code=code_version("scripts/classify.py"),
         lineage=lambda wildcards: sample_row(wildcards.patient)["lineage"],
         classification=config["classification"],
     script:

@@ -25,9 +25,11 @@ rule gate_patient:
     conda:
         "../envs/sortpcr.yaml"
     resources:
-        mem_mb=1000,
+        mem_mb=gate_mem_mb,
         runtime=10,
     params:
+        code=code_version("scripts/gate_patient.py"),
+        compensation=lambda wildcards: compensation_of(wildcards.patient),
         labels=lambda wildcards: flow_labels(wildcards.patient),
         gating=config["gating"],
         qc=config["qc"],
@@ -52,5 +54,7 @@ rule flow_table:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        code=code_version("scripts/concat_tables.py"),
     script:
         "../scripts/concat_tables.py"

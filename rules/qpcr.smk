@@ -19,6 +19,7 @@ rule read_plate:
         mem_mb=500,
         runtime=5,
     params:
+        code=code_version("scripts/read_plate.py"),
         format=lambda wildcards: plate_row(wildcards.plate)["format"],
         unit=lambda wildcards: plate_row(wildcards.plate)["unit"],
         label=lambda wildcards: plate_row(wildcards.plate)["path_label"],
@@ -45,6 +46,7 @@ rule fit_curves:
         mem_mb=500,
         runtime=5,
     params:
+        code=code_version("scripts/fit_curves.py"),
         qpcr=qpcr_settings(),
     script:
         "../scripts/fit_curves.py"
@@ -77,6 +79,7 @@ rule quantify:
         mem_mb=500,
         runtime=5,
     params:
+        code=code_version("scripts/quantify.py"),
         qpcr=qpcr_settings(),
     script:
         "../scripts/quantify.py"
@@ -97,5 +100,7 @@ rule curves_table:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        code=code_version("scripts/concat_tables.py"),
     script:
         "../scripts/concat_tables.py"

@@ -128,6 +128,7 @@ rule report_pages:
         mem_mb=1000,
         runtime=10,
     params:
+        code=code_version("scripts/report_pages.py"),
         settings={
             "fold_threshold": config["classification"]["fold_threshold"],
             "ci_level": config["classification"]["ci_level"],

@@ -201,3 +201,28 @@ def test_two_samples_under_one_name_stop_that_plate(tmp_path):
     assert "Replicate # 21 (wells D05, D06) and Replicate # 31 (wells F01, F02)" in text
     assert not (workdir / "results" / "qpcr" / "EXPR01" / "wells.tsv").exists()
     assert not (workdir / target).exists()
+
+
+def test_gating_job_declares_memory_from_its_input_size(tmp_path):
+    # issue 13: a 5,000,000-event pre-sort file made the job peak at 1.2-1.6 GB while the
+    # rule declared 1,000 MB; the declaration now grows with the FCS files' size
+    import re
+
+    from sortpcr.runner import gating_memory_mb
+
+    workdir = copy_workflow(tmp_path / "wf")
+    presort = workdir / "resources" / "demo" / "fcs" / "P01_presort.fcs"
+    # the sizes of the benchmark's 5 M-event pre-sort and 1.25 M-event sorted files (sparse)
+    os.truncate(presort, 160_000_833)
+    for fraction in ("CD34pos", "CD34neg"):
+        os.truncate(presort.with_name(f"P01_{fraction}.fcs"), 40_000_832)
+    result = snakemake(workdir, "-n", "results/flow/P01.json", "results/flow/P02.json")
+    declared = {
+        m.group(1): int(m.group(2))
+        for m in re.finditer(r"patient=(P0[12])\n.*?mem_mb=(\d+)", result.stdout, re.S)
+    }
+    files = [presort, *(presort.with_name(f"P01_{f}.fcs") for f in ("CD34pos", "CD34neg"))]
+    size_mb = sum(p.stat().st_size for p in files) / 2**20  # + a strategy of a few kB
+    assert abs(declared["P01"] - gating_memory_mb(size_mb)) <= 1
+    assert declared["P01"] > 1595  # the benchmark's peak for files of these sizes
+    assert declared["P02"] == 1000

@@ -9,54 +9,57 @@ import shutil
 import pandas as pd
 import pytest
 
-from tests.conftest import pending
+from tests.conftest import pending, snakemake
 
 pytestmark = pytest.mark.e2e
 
-COHORT = {
-    *(
-        f"results/cohort/{t}.tsv"
-        for t in [
-            "calls",
-            "resistance_groups",
-            "table1",
-            "table2",
-            "expression",
-            "fusion",
-            "statistics",
-        ]
-    ),
-    "results/cohort/sortpcr_results.xlsx",
-    *(
-        f"results/figures/{f}.{e}"
-        for f in ["figure1_BCP", "figure2_T", "heatmap_log2_fold", "fusion_TEL-AML1"]
-        for e in ["png", "svg"]
-    ),
-    "results/provenance/inputs.tsv",
-    "results/provenance/software.tsv",
-    "results/provenance/config.yaml",
-}
+#: where the cohort-level steps write (cohort tables, statistics, workbook, figures,
+#: provenance, report pages): every one of them descends from every patient's chain
+COHORT_DIRS = (
+    "results/cohort/",
+    "results/figures/",
+    "results/provenance/",
+    "results/report/",
+)
 
 
-def flow_chain(patient: str) -> set[str]:
-    return {f"results/flow/{patient}.{ext}" for ext in ["json", "tsv", "png"]}
+class Outputs:
+    """The workflow's outputs, as `snakemake --summary` of the finished demo lists them, so
+    that the expected sets follow the rules (a step that gains an output needs no edit)."""
+
+    def __init__(self, files: set[str]) -> None:
+        self.files = files
+        self.cohort = {f for f in files if f.startswith(COHORT_DIRS)}
+        self.provenance = {f for f in files if f.startswith("results/provenance/")}
+        self.report = {f for f in files if f.startswith("results/report/")}
+        self.figures = {f for f in files if f.startswith("results/figures/")}
+
+    def flow_chain(self, patient: str) -> set[str]:
+        return {f for f in self.files if f.startswith(f"results/flow/{patient}.")}
+
+    def analysis_chain(self, patient: str) -> set[str]:
+        return {
+            f
+            for f in self.files
+            for prefix in ("pairs", "expression", "calls")
+            if f.startswith(f"results/{prefix}/{patient}.")
+        }
+
+    def calls(self, patient: str) -> set[str]:
+        return {f for f in self.files if f.startswith(f"results/calls/{patient}.")}
+
+    def plate_chain(self, plate: str) -> set[str]:
+        return {f for f in self.files if f.startswith(f"results/qpcr/{plate}/")}
 
 
-def analysis_chain(patient: str) -> set[str]:
-    return {
-        f"results/pairs/{patient}.tsv",
-        f"results/expression/{patient}.tsv",
-        f"results/calls/{patient}.tsv",
-        f"results/calls/{patient}.group.tsv",
-        f"results/calls/{patient}.fusion.tsv",
-    }
-
-
-def plate_chain(plate: str) -> set[str]:
-    return {
-        f"results/qpcr/{plate}/{name}"
-        for name in ["wells.tsv", "curves.tsv", "quantities.tsv", "wells_qc.tsv", "curves.png"]
-    }
+@pytest.fixture(scope="module")
+def out(demo_run) -> Outputs:
+    summary = snakemake(demo_run, "--summary").stdout
+    rows = [line.split("\t") for line in summary.splitlines() if "\t" in line]
+    column = rows[0].index("output_file")
+    files = {row[column] for row in rows[1:]}
+    assert {"results/qc/flow.tsv", "results/calls/P01.tsv"} <= files
+    return Outputs(files)
 
 
 def sheet(workdir, name):
@@ -73,7 +76,7 @@ def test_nothing_pending_after_a_complete_run(demo_copy):
     assert pending(demo_copy) == set()
 
 
-def test_changed_presort_fcs_reruns_one_patient(demo_copy):
+def test_changed_presort_fcs_reruns_one_patient(demo_copy, out):
     samples = sheet(demo_copy, "samples")
     fcs = resolve(demo_copy, samples.loc[samples["patient"] == "P03", "presort_fcs"].item())
     data = bytearray(fcs.read_bytes())
@@ -82,11 +85,12 @@ def test_changed_presort_fcs_reruns_one_patient(demo_copy):
     a, b = start + 400, start + 800
     data[a : a + 4], data[b : b + 4] = data[b : b + 4], data[a : a + 4]
     fcs.write_bytes(bytes(data))
-    expected = flow_chain("P03") | analysis_chain("P03") | {"results/qc/flow.tsv"} | COHORT
+    expected = out.flow_chain("P03") | out.analysis_chain("P03") | out.cohort
+    expected |= {"results/qc/flow.tsv"}
     assert pending(demo_copy) == expected
 
 
-def test_reexported_plate_reruns_plate_its_patients_and_cohort(demo_copy):
+def test_reexported_plate_reruns_plate_its_patients_and_cohort(demo_copy, out):
     units = sheet(demo_copy, "units")
     plates = sheet(demo_copy, "plates")
     plate = "EXPR02"
@@ -101,13 +105,13 @@ def test_reexported_plate_reruns_plate_its_patients_and_cohort(demo_copy):
     export.write_bytes(b"\r\n".join(lines))
     patients = sorted(set(units.loc[units["plate"] == plate, "patient"]))
     assert len(patients) == 2
-    expected = plate_chain(plate) | {"results/qpcr/standard_curves.tsv"} | COHORT
+    expected = out.plate_chain(plate) | {"results/qpcr/standard_curves.tsv"} | out.cohort
     for patient in patients:
-        expected |= analysis_chain(patient)
+        expected |= out.analysis_chain(patient)
     assert pending(demo_copy) == expected
 
 
-def test_added_patient_runs_only_its_jobs_and_the_cohort(demo_copy):
+def test_added_patient_runs_only_its_jobs_and_the_cohort(demo_copy, out):
     cfg = demo_copy / "config"
     samples, units, plates = (sheet(demo_copy, n) for n in ("samples", "units", "plates"))
     donor = samples[samples["patient"] == "P05"].iloc[0].to_dict()
@@ -144,23 +148,80 @@ def test_added_patient_runs_only_its_jobs_and_the_cohort(demo_copy):
     pd.concat([samples, pd.DataFrame([new])]).to_csv(cfg / "samples.tsv", sep="\t", index=False)
     pd.concat([units, pd.DataFrame(new_units)]).to_csv(cfg / "units.tsv", sep="\t", index=False)
     pd.concat([plates, pd.DataFrame([new_plate])]).to_csv(cfg / "plates.tsv", sep="\t", index=False)
-    expected = (
-        flow_chain("P18")
-        | analysis_chain("P18")
-        | plate_chain("EXPR99")
-        | {"results/qc/flow.tsv", "results/qpcr/standard_curves.tsv"}
-        | COHORT
-    )
+    new_files = {
+        f.replace("P05", "P18").replace(old_plate, "EXPR99")
+        for f in out.flow_chain("P05") | out.analysis_chain("P05") | out.plate_chain(old_plate)
+    }
+    new_files |= {"results/report/patient_P18.html"} if out.report else set()
+    expected = new_files | {"results/qc/flow.tsv", "results/qpcr/standard_curves.tsv"} | out.cohort
     assert pending(demo_copy) == expected
 
 
-def test_purity_threshold_reruns_flow_and_what_follows(demo_copy):
+def test_purity_threshold_reruns_flow_and_what_follows(demo_copy, out):
     patients = list(sheet(demo_copy, "samples")["patient"])
-    expected = {"results/qc/flow.tsv"} | COHORT
+    expected = {"results/qc/flow.tsv"} | out.cohort
     for patient in patients:
-        expected |= flow_chain(patient) | analysis_chain(patient)
+        expected |= out.flow_chain(patient) | out.analysis_chain(patient)
     config = demo_copy / "config" / "config.yaml"
     text = config.read_text()
     assert "purity_min: 0.98" in text
     config.write_text(text.replace("purity_min: 0.98", "purity_min: 0.97"))
     assert pending(demo_copy) == expected
+
+
+def change_module(workdir, module: str) -> None:
+    """An upgrade of one module of the package (a behaviour-neutral edit of its code)."""
+    path = workdir / "sortpcr" / module
+    path.write_text(path.read_text() + "\n_UPGRADED = True\n")
+
+
+def test_upgraded_classify_module_reruns_classify_and_what_follows(demo_copy, out):
+    # issue 13: a changed call rule in sortpcr/classify.py used to leave stale calls
+    patients = list(sheet(demo_copy, "samples")["patient"])
+    change_module(demo_copy, "classify.py")
+    expected = set(out.cohort)
+    for patient in patients:
+        expected |= out.calls(patient)
+    assert pending(demo_copy) == expected
+    dry = snakemake(demo_copy, "-n", "results/calls/P06.tsv").stdout
+    assert "Params have changed since last execution" in dry  # -n says why
+
+
+def test_upgraded_leaf_module_reruns_only_the_step_that_uses_it(demo_copy, out):
+    change_module(demo_copy, "plots/cohort.py")  # used by the cohort figures alone
+    figures = out.figures
+    got = pending(demo_copy)
+    # the figures and the provenance (it records code versions) rerun; of the rest at most
+    # the report pages, which show the figures; no table, no patient's or plate's step
+    assert figures | out.provenance <= got
+    assert got - figures - out.provenance <= out.report
+    software = demo_copy / "results" / "provenance" / "software.tsv"
+    snakemake(demo_copy, "--cores", "1", *sorted(got))
+    recorded = dict(line.split("\t") for line in software.read_text().splitlines()[1:])
+    from sortpcr.provenance import code_version
+
+    assert recorded["code: scripts/figures.py"] == code_version("scripts/figures.py", demo_copy)
+    assert pending(demo_copy) == set()
+
+
+def test_compensation_choice_reruns_that_patient_and_the_matrix_is_an_input(demo_copy, out):
+    samples = sheet(demo_copy, "samples")
+    samples["compensation"] = ""
+    samples.loc[samples["patient"] == "P02", "compensation"] = "none"
+    samples.loc[samples["patient"] == "P03", "compensation"] = "comp/P03.tsv"
+    matrix = demo_copy / "config" / "comp" / "P03.tsv"
+    matrix.parent.mkdir()
+    matrix.write_text("FITC-A\tPE-A\n1\t0.02\n0.001\t1\n")
+    samples.to_csv(demo_copy / "config" / "samples.tsv", sep="\t", index=False)
+    expected = {"results/qc/flow.tsv"} | out.cohort
+    for patient in ("P02", "P03"):
+        expected |= out.flow_chain(patient) | out.analysis_chain(patient)
+    assert pending(demo_copy) == expected
+    snakemake(demo_copy, "--cores", "2", "results/flow/P02.tsv", "results/flow/P03.tsv")
+    flow = {p: pd.read_csv(demo_copy / f"results/flow/{p}.tsv", sep="\t") for p in ("P02", "P03")}
+    assert set(flow["P02"]["compensation"]) == {"off"}  # the Diva-style file has a matrix
+    assert set(flow["P03"]["compensation"]) == {"matrix comp/P03.tsv"}
+    matrix.write_text("FITC-A\tPE-A\n1\t0.03\n0.001\t1\n")  # the lab corrects its matrix
+    again = pending(demo_copy)
+    assert out.flow_chain("P03") <= again
+    assert not out.flow_chain("P02") & again

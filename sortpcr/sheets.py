@@ -64,6 +64,7 @@ COLUMNS: dict[str, dict[str, bool]] = {
         "sorted_fcs": True,
         "plate": True,
         "qpcr_sample": True,
+        "cdna": False,
     },
     "plates": {"plate": True, "path": True, "format": False, "layout": False, "unit": False},
 }

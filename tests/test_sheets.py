@@ -263,3 +263,18 @@ def test_bad_compensation_values_are_listed_with_line_and_column(tmp_path):
         and "bad.tsv" in p
         for p in problems
     ), problems
+
+
+def test_units_may_name_the_cdna_preparation(tmp_path):
+    """The optional `cdna` column (RT replicates) is accepted and reaches the unit rows."""
+    lines = UNITS.splitlines()
+    units = "\n".join(
+        [lines[0] + "\tcdna"] + [line + f"\tRT{i % 2 + 1}" for i, line in enumerate(lines[1:])]
+    )
+    sheets = load(make_project(tmp_path, units=units + "\n"), base=tmp_path)
+    preparations = {(u["fraction"], u["plate"]): u["cdna"] for u in sheets.patient_units("A1")}
+    assert preparations == {
+        ("CD34pos", "plate1"): "RT1",
+        ("CD34neg", "plate1"): "RT2",
+        ("CD34pos", "fusion"): "RT1",
+    }

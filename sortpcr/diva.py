@@ -4,7 +4,7 @@ A Diva experiment holds specimens and tubes; every tube records the name of its 
 file (``<data_filename>``) and its own gate tree (``<gates>``). An FCS file is gated with the
 gates of the tube whose data file name equals the file's name (exact, else ignoring case);
 no tube, or several, -> :class:`GatingError`. The XML is read with DTDs and entities
-forbidden (:func:`sortpcr.gating.read_xml_safely`). Other tubes' data file names and the
+forbidden (:func:`sortpcr.safe_input.read_xml_file`). Other tubes' data file names and the
 tube, specimen and owner names never enter a gating result or a message (a tube is named by
 its data file, the file being gated).
 
@@ -80,7 +80,8 @@ from typing import Any
 import numpy as np
 
 from .errors import GatingError
-from .gating import DT, GML, XF, Dimension, Gate, Matrix, Strategy, Transform, read_xml_safely
+from .gating import DT, GML, XF, Dimension, Gate, Matrix, Strategy, Transform
+from .safe_input import read_xml_file
 
 __all__ = [
     "DivaExperiment",
@@ -560,7 +561,8 @@ def _tube_from_root(root, path: str, fcs_name: str) -> DivaTube:
 def read_tube(path: str | Path, fcs_name: str) -> DivaTube:
     """The tube of the Diva experiment ``path`` whose data file is ``fcs_name`` (its name
     is used, not its folder), with its gates as a strategy and Diva's recorded counts."""
-    return _tube_from_root(read_xml_safely(path), str(path), Path(fcs_name).name)
+    root = read_xml_file(path, error=GatingError, kind="Diva experiment file")
+    return _tube_from_root(root, str(path), Path(fcs_name).name)
 
 
 def tube_strategy(experiment: Strategy | str | Path, fcs_name: str) -> Strategy:

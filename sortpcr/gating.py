@@ -1,6 +1,7 @@
 """Gating strategies as data: load Gating-ML 2.0 or a FlowJo 10 workspace, evaluate on FCS data.
 
-Loading. Every XML input is first parsed by defusedxml with DTDs forbidden, so any
+Loading. Every XML input is first read and parsed by :mod:`sortpcr.safe_input` (a regular
+file under a size limit, defusedxml with DTDs forbidden), so any
 ``<!DOCTYPE``/``<!ENTITY`` (external entities, "billion laughs") is refused with
 :class:`XMLSecurityError` before FlowKit/lxml ever sees the file. A Gating-ML file is then
 parsed by us (ElementTree) into plain dataclasses; a FlowJo workspace is handed to
@@ -46,14 +47,15 @@ missing channels and the file; gate IDs required by the configuration but absent
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import GatingError, XMLSecurityError
+from .errors import GatingError
+from .safe_input import read_xml_file
 
 if TYPE_CHECKING:
     from .fcs import FCSData
@@ -296,31 +298,10 @@ def read_xml_safely(path: str | Path):
     """Parse an XML file with DTDs and entities forbidden; return the ElementTree root.
 
     Any DOCTYPE or ENTITY declaration -> :class:`XMLSecurityError` (nothing is resolved or
-    expanded); malformed XML -> :class:`GatingError`.
+    expanded); malformed XML, a missing, unreadable, oversized or non-regular file ->
+    :class:`GatingError` (:mod:`sortpcr.safe_input`).
     """
-    import defusedxml.ElementTree as SafeET
-    from defusedxml import DefusedXmlException
-
-    p = Path(path)
-    if p.exists() and not p.is_file() and not p.is_dir():  # reading a FIFO would block
-        raise GatingError(str(path), "is not a regular file (a pipe or a device?)")
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise GatingError(str(path), "gating strategy file not found") from None
-    except OSError as err:
-        raise GatingError(str(path), f"cannot be read: {err.strerror}") from None
-    try:
-        return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as err:
-        raise XMLSecurityError(
-            str(path),
-            f"XML declares a DTD or entities ({type(err).__name__}); refused without "
-            "resolving them. Remove the <!DOCTYPE ...> / <!ENTITY ...> declarations",
-            "DOCTYPE",
-        ) from None
-    except SafeET.ParseError as err:
-        raise GatingError(str(path), f"not well-formed XML: {err}", "XML") from None
+    return read_xml_file(path, error=GatingError, kind="gating strategy file")
 
 
 # --------------------------------------------------------------------------- Gating-ML parser
@@ -1526,30 +1507,6 @@ def _evaluate_workspace(strategy: Strategy, fcs: FCSData, sample_name: str, samp
         raise GatingError(fcs.path, f"FlowKit cannot gate this file: {err}", "channels") from None
     results = wsp.get_gating_results(sample_name)
     return _from_flowkit_results(strategy.path, fcs, wsp.get_gate_ids(sample_name), results)
-
-
-def gate_ids_for(strategy: Strategy, fcs: FCSData | None = None) -> list[str]:
-    """Gate IDs of a strategy (for a workspace: those of the file's sample)."""
-    if strategy.kind != "flowjo":
-        return strategy.gate_ids()
-    if fcs is None:
-        raise GatingError(strategy.path, "a FlowJo workspace's gates depend on the sample")
-    return list(evaluate(strategy, fcs).memberships)
-
-
-def counts_table(results: Mapping[str, GatingResult]) -> list[dict[str, Any]]:
-    """Rows (label, gate, parent, count) for reports, in strategy order."""
-    rows = []
-    for label, res in results.items():
-        for gid, count in res.counts.items():
-            rows.append({"file": label, "gate": gid, "parent": res.parents[gid], "count": count})
-    return rows
-
-
-def memberships_equal(a: GatingResult, b: GatingResult, gates: Sequence[str] | None = None) -> bool:
-    """True when two results agree event by event on every (or the given) gate."""
-    names = gates if gates is not None else sorted(set(a.memberships) & set(b.memberships))
-    return all(np.array_equal(a.memberships[g], b.memberships[g]) for g in names)
 
 
 @dataclass(frozen=True)

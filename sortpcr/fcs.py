@@ -72,11 +72,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import FCSError
+from .safe_input import FCS_MAX_BYTES, read_user_file
 
 __all__ = [
     "FCSData",
     "IDENTIFYING_KEYWORDS",
-    "count_data_sets",
     "find_marker",
     "flowio_view",
     "identifying_keywords",
@@ -461,23 +461,8 @@ def _data_sets(raw: bytes, path: str) -> list[_DataSet]:
 
 
 def _load(path: str | Path) -> tuple[str, bytes]:
-    p = Path(path)
-    if p.exists() and not p.is_file() and not p.is_dir():  # reading a FIFO would block
-        raise FCSError(str(path), "is not a regular file (a pipe or a device?)")
-    try:
-        return str(path), p.read_bytes()
-    except FileNotFoundError:
-        raise FCSError(str(path), "file not found") from None
-    except IsADirectoryError:
-        raise FCSError(str(path), "is a directory, not an FCS file") from None
-    except OSError as err:
-        raise FCSError(str(path), f"cannot be read: {err.strerror}") from None
-
-
-def count_data_sets(path: str | Path) -> int:
-    """How many data sets the file holds (1 for ordinary files)."""
-    name, raw = _load(path)
-    return len(_data_sets(raw, name))
+    """The file's name and bytes (a regular file of at most :data:`FCS_MAX_BYTES`)."""
+    return str(path), read_user_file(path, error=FCSError, max_bytes=FCS_MAX_BYTES)
 
 
 def read_text(path: str | Path, dataset: int = 0) -> dict[str, str]:
@@ -485,9 +470,7 @@ def read_text(path: str | Path, dataset: int = 0) -> dict[str, str]:
     the result contains identifying keywords; never write it into results."""
     name, raw = _load(path)
     sets = _data_sets(raw, name)
-    if not 0 <= dataset < len(sets):
-        raise FCSError(name, f"data set {dataset} requested but the file holds {len(sets)}")
-    ds = sets[dataset]
+    ds = sets[_pick(sets, dataset, name)]
     return {ds.original_keys[k].strip(): v for k, v in ds.text.items()}
 
 
@@ -1104,6 +1087,49 @@ def _compensate(events: np.ndarray, indices: list[int], matrix: np.ndarray) -> n
 # --------------------------------------------------------------------------- public reader
 
 
+@dataclass(frozen=True)
+class _Selection:
+    """One data set chosen from a file: its layout and DATA segment (absolute offsets)."""
+
+    name: str
+    index: int
+    n_sets: int
+    ds: _DataSet
+    layout: _Layout
+    start: int
+    need: int
+    notes: tuple[str, ...]
+
+
+def _pick(sets: Sequence[_DataSet], dataset: int | None, name: str) -> int:
+    """The index of the data set asked for (``None``: the only one; several -> refused)."""
+    if dataset is None:
+        if len(sets) > 1:
+            raise FCSError(
+                name,
+                f"the file holds {len(sets)} data sets ($NEXTDATA); choose one explicitly "
+                f"(dataset=0..{len(sets) - 1})",
+                "keyword $NEXTDATA",
+            )
+        dataset = 0
+    if not 0 <= dataset < len(sets):
+        raise FCSError(name, f"data set {dataset} requested but the file holds {len(sets)}")
+    return dataset
+
+
+def _select(path: str | Path, dataset: int | None) -> tuple[bytes, _Selection]:
+    """The file's bytes and data set ``dataset`` of it (``None``: the only one, refusing a
+    file with several)."""
+    name, raw = _load(path)
+    sets = _data_sets(raw, name)
+    dataset = _pick(sets, dataset, name)
+    ds = sets[dataset]
+    end_of_set = sets[dataset + 1].start if dataset + 1 < len(sets) else len(raw)
+    layout = _layout(ds, name)
+    start, need, notes = _data_offsets(ds, layout, len(raw), end_of_set, name)
+    return raw, _Selection(name, dataset, len(sets), ds, layout, start, need, tuple(notes))
+
+
 def read_fcs(
     path: str | Path,
     *,
@@ -1122,23 +1148,8 @@ def read_fcs(
     file has one) or ``matrix`` (the sheet's matrix).
     Raises :class:`FCSError` for anything that cannot be read exactly.
     """
-    name, raw = _load(path)
-    sets = _data_sets(raw, name)
-    if dataset is None:
-        if len(sets) > 1:
-            raise FCSError(
-                name,
-                f"the file holds {len(sets)} data sets ($NEXTDATA); choose one explicitly "
-                f"(dataset=0..{len(sets) - 1})",
-                "keyword $NEXTDATA",
-            )
-        dataset = 0
-    if not 0 <= dataset < len(sets):
-        raise FCSError(name, f"data set {dataset} requested but the file holds {len(sets)}")
-    ds = sets[dataset]
-    end_of_set = sets[dataset + 1].start if dataset + 1 < len(sets) else len(raw)
-    layout = _layout(ds, name)
-    start, need, offset_notes = _data_offsets(ds, layout, len(raw), end_of_set, name)
+    raw, sel = _select(path, dataset)
+    name, ds, layout, start, need = sel.name, sel.ds, sel.layout, sel.start, sel.need
     values = _flowio_decode(raw, start, need, layout, name)
     del raw  # the file's bytes are not needed any more: free them before compensating
     values, scale_notes = _scale(values, layout, ds.text)
@@ -1170,8 +1181,8 @@ def read_fcs(
     return FCSData(
         path=name,
         version=ds.version,
-        dataset=dataset,
-        n_datasets=len(sets),
+        dataset=sel.index,
+        n_datasets=sel.n_sets,
         n_events=layout.tot,
         channels=layout.names,
         stains=layout.stains,
@@ -1188,7 +1199,7 @@ def read_fcs(
         spill_matrix=spill_matrix,
         data_offsets=(start, start + need - 1),
         metadata=safe_metadata(text_for_meta),
-        notes=tuple(ds.notes) + tuple(offset_notes) + tuple(scale_notes),
+        notes=tuple(ds.notes) + tuple(sel.notes) + tuple(scale_notes),
     )
 
 
@@ -1201,18 +1212,8 @@ def flowio_view(path: str | Path, *, dataset: int | None = None):
     """
     import flowio
 
-    name, raw = _load(path)
-    sets = _data_sets(raw, name)
-    if dataset is None:
-        if len(sets) > 1:
-            raise FCSError(name, f"the file holds {len(sets)} data sets; choose one", "$NEXTDATA")
-        dataset = 0
-    if not 0 <= dataset < len(sets):
-        raise FCSError(name, f"data set {dataset} requested but the file holds {len(sets)}")
-    ds = sets[dataset]
-    end_of_set = sets[dataset + 1].start if dataset + 1 < len(sets) else len(raw)
-    layout = _layout(ds, name)
-    start, need, _ = _data_offsets(ds, layout, len(raw), end_of_set, name)
+    raw, sel = _select(path, dataset)
+    ds, layout, start, need = sel.ds, sel.layout, sel.start, sel.need
     extra: list[tuple[str, str]] = []
     for i in range(layout.par):
         n = i + 1

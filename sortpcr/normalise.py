@@ -717,11 +717,6 @@ def normalise_patient(
     return [{c: row.get(c) for c in columns} for row in table]
 
 
-def usable_value(status: str) -> bool:
-    """True when a normalised row's value may enter folds and statistics as a number."""
-    return status in USABLE
-
-
 # --- geNorm over a cohort ----------------------------------------------------------------
 
 
@@ -785,5 +780,4 @@ __all__ = [
     "pairwise_v",
     "ratio_log10_se",
     "reference_disagreement",
-    "usable_value",
 ]

@@ -77,7 +77,7 @@ def test_every_workflow_script_is_scanned_and_recorded():
     rows = {r["script"]: r for r in code_table(scripts, ROOT)}
     assert "sortpcr/classify.py" in rows["scripts/classify.py"]["modules"].split(";")
     assert "sortpcr/plots/flow.py" in rows["scripts/gate_patient.py"]["modules"].split(";")
-    assert "sortpcr/qpcr/readers.py" in rows["scripts/read_plate.py"]["modules"].split(";")
+    assert "sortpcr/qpcr/readers/plate.py" in rows["scripts/read_plate.py"]["modules"].split(";")
     assert "sortpcr/classify.py" not in rows["scripts/read_plate.py"]["modules"]
     table = software_table({s: r["code_version"] for s, r in rows.items()})
     recorded = dict(zip(table["software"], table["version"], strict=True))

@@ -1,0 +1,253 @@
+"""Table-shaped exports (delimited text, xlsx): find the header, split the rows, look up
+columns, parse cells with messages naming line, well and column."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sortpcr.errors import QPCRFormatError
+
+from .cells import _decode, _norm_header, is_debris, is_missing, parse_number
+from .contract import RawWell, at_line
+
+# Column names we need, by normalised header text (lower case, no spaces/punctuation).
+_CT_NAMES = ("thresholdcyclect", "cq", "ct", "thresholdcycle", "crt")
+_SQ_NAMES = ("startingquantitysq", "startingquantity", "sq", "quantity")
+
+
+class _Table:
+    """A delimited text table: header names and data rows with their line numbers."""
+
+    def __init__(self, header: list[str], rows: list[tuple[int, list[str]]]) -> None:
+        self.header = header
+        self.rows = rows
+        self.index = {}
+        for i, name in enumerate(header):
+            key = _norm_header(name)
+            if key and key not in self.index:
+                self.index[key] = i
+
+    def col(self, *names: str) -> int | None:
+        for n in names:
+            if n in self.index:
+                return self.index[n]
+        return None
+
+
+def _sniff_delimiter(line: str) -> str:
+    counts = {d: line.count(d) for d in ("\t", ";", ",")}
+    return max(counts, key=lambda d: (counts[d], d == "\t"))
+
+
+def _find_header(lines: Sequence[str]) -> tuple[int, str] | None:
+    """Index and delimiter of the first line holding a ``Well`` field."""
+    for index, line in enumerate(lines):
+        delim = _sniff_delimiter(line)
+        try:
+            fields = next(csv.reader([line], delimiter=delim), [])
+        except csv.Error:  # e.g. a field over csv's size limit: not a header line
+            continue
+        if any(_norm_header(f) == "well" for f in fields):
+            return index, delim
+    return None
+
+
+def _read_text_table(path: Path, text: str) -> _Table:
+    """Find the header line (the first with a ``Well`` field) and split the table."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    found = _find_header(lines)
+    if found is None:
+        raise QPCRFormatError(path, "no header line with a 'Well' column was found")
+    start, delim = found
+    reader = csv.reader(lines[start:], delimiter=delim)
+    header = [h.strip() for h in next(reader)]
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        for fields in reader:
+            if not fields or all(not f.strip() for f in fields):
+                continue
+            fields = [f.strip() for f in fields] + [""] * max(0, len(header) - len(fields))
+            rows.append((start + reader.line_num, fields))
+    except csv.Error as exc:  # an unclosed quote swallowing the rest of the file, ...
+        raise QPCRFormatError(
+            path, f"cannot split the table ({exc})", f"line {start + reader.line_num}"
+        ) from None
+    return _Table(header, rows)
+
+
+def _read_xlsx_table(path: Path) -> _Table:
+    """Read the first worksheet of an xlsx export holding a 'Well' header."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for damaged files
+        raise QPCRFormatError(path, f"cannot open as an xlsx workbook ({exc})") from exc
+    try:
+        for sheet in book.worksheets:
+            grid = [
+                ["" if v is None else (v if isinstance(v, int | float) else str(v)) for v in row]
+                for row in sheet.iter_rows(values_only=True)
+            ]
+            for start, row in enumerate(grid):
+                if any(_norm_header(str(v)) == "well" for v in row):
+                    header = [str(v).strip() for v in row]
+                    rows = []
+                    for i, r in enumerate(grid[start + 1 :]):
+                        cells = [v if isinstance(v, int | float) else str(v).strip() for v in r]
+                        if all(c == "" for c in cells):
+                            continue
+                        cells += [""] * max(0, len(header) - len(cells))
+                        rows.append((start + 2 + i, cells))
+                    return _Table(header, rows)
+    finally:
+        book.close()
+    raise QPCRFormatError(path, "no worksheet has a header row with a 'Well' column")
+
+
+def _load_table(path: Path) -> _Table:
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return _read_xlsx_table(path)
+    return _read_text_table(path, _decode(path.read_bytes()))
+
+
+def _detect_decimal_comma(table: _Table, cols: Sequence[int | None]) -> bool:
+    """True when numeric cells of ``cols`` use a decimal comma (``19,03``, ``1,000E+03``)."""
+    pattern = re.compile(r"^[-+]?\d+,\d+([eE][-+]?\d+)?$")
+    for _, fields in table.rows:
+        for c in cols:
+            if c is None or c >= len(fields):
+                continue
+            v = fields[c]
+            if isinstance(v, str) and pattern.match(v.strip()):
+                return True
+    return False
+
+
+def _role_from_code(code: str) -> str:
+    c = code.strip().lower()
+    if c.startswith("std") or c == "standard":
+        return "standard"
+    if c.startswith("unkn") or c == "unknown":
+        return "unknown"
+    if c.startswith("ntc") or c in ("no template control",):
+        return "ntc"
+    return "other"
+
+
+def _require(
+    path: Path,
+    table: _Table,
+    what: dict[str, tuple[str, ...]],
+    settings: Mapping[str, Any] | None = None,
+    supplies: Mapping[str, tuple[str, ...]] | None = None,
+) -> dict[str, int | None]:
+    """Column index of each needed column (label -> header names it may have).
+
+    A column the export lacks is an error unless the plate map supplies it: ``supplies``
+    maps a label to the plate-map columns that replace it, and ``settings["_layout_columns"]``
+    holds the plate map's columns; such a label gets ``None`` (empty cells, filled by the
+    plate map)."""
+    given = set((settings or {}).get("_layout_columns") or ())
+    found: dict[str, int | None] = {}
+    missing = []
+    for label, names in what.items():
+        c = table.col(*names)
+        if c is None and (supplies or {}).get(label) and set(supplies[label]) <= given:
+            found[label] = None
+        elif c is None:
+            missing.append(label)
+        else:
+            found[label] = c
+    if missing:
+        raise QPCRFormatError(
+            path,
+            "missing column(s) "
+            + ", ".join(repr(m) for m in missing)
+            + " in the header"
+            + ("" if not given else " (the plate map does not supply them)"),
+            "line 1 (header)",
+        )
+    return found
+
+
+def _mark_absent(records: list[RawWell], cols: Mapping[str, int | None]) -> None:
+    """Note on each record the export's columns that the plate map has to fill."""
+    absent = tuple(label for label, c in cols.items() if c is None)
+    for rec in records:
+        rec["_absent"] = absent
+
+
+def _cell(fields: list[Any], c: int | None) -> Any:
+    if c is None or c >= len(fields):
+        return ""
+    return fields[c]
+
+
+def _num(
+    path: Path,
+    value: Any,
+    decimal_comma: bool,
+    line: Any,
+    well: str,
+    column: str,
+    strict: bool = True,
+) -> float:
+    """Parse a cell; a bad value raises :class:`QPCRFormatError` naming line, well and column.
+
+    With ``strict=False`` (quantity columns, read for every well but used for standards only)
+    Excel debris becomes NaN; a standard left without a quantity is reported later.
+    """
+    try:
+        return parse_number(value, decimal_comma)
+    except ValueError as exc:
+        if not strict and is_debris(value):
+            return math.nan
+        what = (
+            f"{column} {str(value)!r} is Excel display debris hiding the value; re-export the file"
+            if is_debris(value)
+            else f"{column} {str(value)!r} is not a number"
+        )
+        raise QPCRFormatError(path, what, f"line {line}, well {well}, column {column!r}") from exc
+
+
+def _replicate_id(*parts: tuple[str, Any]) -> str:
+    """The export's own replicate-group label of a well, e.g. ``Replicate # 21`` or
+    ``Content Unkn-01, Biological Set Name 'liver'``; ``""`` when the export states none."""
+    shown = []
+    for column, value in parts:
+        text = str(value).strip()
+        if text and not is_missing(text):
+            if re.fullmatch(r"\d+(\.0+)?", text):  # 21 and 21.0 (an xlsx number) agree
+                text = str(int(float(text)))
+            shown.append(f"{column} {text}")
+    return ", ".join(shown)
+
+
+def _record(
+    line: int,
+    well: str,
+    target: Any,
+    sample: Any,
+    role: str,
+    ct: float,
+    quantity: float,
+    fluor: Any,
+) -> RawWell:
+    """One well of a table-shaped export, before aliases and checks."""
+    return {
+        "well": well,
+        "target": str(target).strip(),
+        "sample": str(sample).strip(),
+        "role": role,
+        "ct": ct,
+        "quantity": quantity,
+        "fluor": str(fluor).strip(),
+        **at_line(line, well),
+        "_matched": True,
+    }

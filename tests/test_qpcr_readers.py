@@ -15,7 +15,17 @@ from types import SimpleNamespace
 import pytest
 
 from sortpcr.errors import QPCRFormatError, XMLSecurityError
-from sortpcr.qpcr.readers import COLUMNS, detect_format, parse_number, read_plate
+from sortpcr.qpcr.readers import (
+    COLUMNS,
+    DIALECTS,
+    FORMATS,
+    Dialect,
+    detect_format,
+    normalise_well,
+    parse_number,
+    read_plate,
+    read_plate_records,
+)
 from tests.conftest import fresh_python
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -653,3 +663,80 @@ def test_rdml_standard_without_quantity_names_the_rdml_element(tmp_path):
         "give it in the RDML file or in the plate layout's 'quantity' column"
     )
     assert "Starting Quantity (SQ)" not in message
+
+
+# --------------------------------------- the dialect contract (issue 15): one file per format
+
+
+def _toy_read(path: Path, settings) -> list:
+    """A made-up instrument: ``TOY`` then ``well target sample role ct [quantity]`` lines."""
+    from sortpcr.qpcr.readers.contract import at_line
+
+    out = []
+    for line, text in enumerate(path.read_text().splitlines()[1:], start=2):
+        well_, target, sample, role, ct, *quantity = text.split()
+        out.append(
+            {
+                "well": normalise_well(well_),
+                "target": target,
+                "sample": "" if sample == "-" else sample,
+                "role": role,
+                "ct": float(ct),
+                "quantity": float(quantity[0]) if quantity else math.nan,
+                "fluor": "",
+                "_matched": True,
+                **at_line(line, normalise_well(well_)),
+            }
+        )
+    return out
+
+
+def _toy(**changes) -> Dialect:
+    fields = {
+        "name": "toy",
+        "read": _toy_read,
+        "duplicate_key": "target",
+        "sniff_file": lambda zipped, text: text.startswith("TOY\n"),
+        "missing_quantity": lambda rec: ("toy standard lacks its dilution", rec["_where"]),
+    }
+    return Dialect(**{**fields, **changes})
+
+
+def test_a_new_dialect_is_one_registry_record(tmp_path, monkeypatch):
+    """A dialect added to the registry alone is detected, read and checked by the shared
+    steps: aliases, ct_max, replicate groups, the unit, its own duplicate key and message."""
+    monkeypatch.setitem(DIALECTS, "toy", _toy())
+    path = write(tmp_path, "run.toy", "TOY\nA1 GUSB P01 unknown 24.5\nB2 GUS - standard 20 1e3\n")
+    assert detect_format(path) == "toy"
+    rows = read_plate_records(path, "T1", None, dict(SETTINGS, ct_max=22.0))
+    assert [(r["well"], r["target"], r["role"], r["replicate_group"]) for r in rows] == [
+        ("A01", "GUS", "unknown", "GUS|P01"),
+        ("B02", "GUS", "standard", "GUS|std|1000"),
+    ]
+    assert math.isnan(rows[0]["ct"]) and rows[1]["ct"] == 20.0  # 24.5 >= ct_max 22
+    assert rows[0]["unit"] == "relative" and math.isnan(rows[0]["quantity"])
+
+    twice = write(tmp_path, "dup.toy", "TOY\nA1 GUS P01 unknown 24\nA01 GUS P02 unknown 25\n")
+    with pytest.raises(QPCRFormatError) as err:
+        read_plate_records(twice, "T1", None, SETTINGS)
+    assert str(err.value) == f"{twice}: line 3: duplicate well A01 (GUS): also at line 2"
+    # one row per well and fluor instead: the same file is then a duplicate ("" fluor)
+    monkeypatch.setitem(DIALECTS, "toy", _toy(duplicate_key="fluor"))
+    with pytest.raises(QPCRFormatError, match=r"line 3: duplicate well A01: also at line 2"):
+        read_plate_records(twice, "T1", "toy", SETTINGS)
+
+    bare = write(tmp_path, "std.toy", "TOY\nC3 GUS - standard 20\n")
+    with pytest.raises(QPCRFormatError) as err:
+        read_plate_records(bare, "T1", "toy", SETTINGS)
+    assert str(err.value) == f"{bare}: line 2, well C03: toy standard lacks its dilution"
+
+
+def test_shared_post_read_steps_name_no_format():
+    """plate.py, checks.py and layout.py ask the dialect record: no format name in them."""
+    import ast
+
+    folder = Path(__file__).resolve().parents[1] / "sortpcr" / "qpcr" / "readers"
+    for name in ("plate.py", "checks.py", "layout.py"):
+        tree = ast.parse((folder / name).read_text())
+        strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
+        assert not strings & set(FORMATS), name

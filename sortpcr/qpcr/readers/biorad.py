@@ -8,7 +8,6 @@ export with ``Threshold Cycle ( C(t) )`` too). Both have one row per well and fl
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,21 +15,9 @@ from typing import Any
 
 from sortpcr.errors import QPCRFormatError
 
-from .cells import normalise_well
-from .contract import DEFAULT_IDENTIFIER_REGEX, Dialect, RawWell, at_line
-from .tables import (
-    _CT_NAMES,
-    _SQ_NAMES,
-    _cell,
-    _detect_decimal_comma,
-    _load_table,
-    _mark_absent,
-    _num,
-    _record,
-    _replicate_id,
-    _require,
-    _role_from_code,
-)
+from .columns import TableRows, _replicate_id, _role_from_code
+from .contract import DEFAULT_IDENTIFIER_REGEX, Dialect, RawWell
+from .tables import _CT_NAMES, _SQ_NAMES
 
 
 def _identifier_regex(settings: Mapping[str, Any]) -> re.Pattern[str]:
@@ -60,73 +47,44 @@ def _split_identifier(identifier: str, regex: re.Pattern[str]) -> tuple[str, str
     return (m.group("target") or "").strip(), (m.group("sample") or "").strip()
 
 
+#: optional columns of both Bio-Rad exports
+_OPTIONAL = {"quantity": _SQ_NAMES, "fluor": ("fluor", "dye", "reporter")}
+
+
 def _read_icycler(path: Path, settings: Mapping[str, Any]) -> list[RawWell]:
-    table = _load_table(path)
-    cols = _require(
+    rows = TableRows(
         path,
-        table,
+        settings,
         {
             "Well": ("well",),
             "Type": ("type",),
             "Identifier": ("identifier",),
             "Threshold Cycle (Ct)": _CT_NAMES,
         },
-        settings,
         {"Type": ("role",), "Identifier": ("target", "sample")},
+        {**_OPTIONAL, "Replicate #": ("replicate#", "replicate")},
+        ct="Threshold Cycle (Ct)",
+        quantity_name="Starting Quantity (SQ)",
     )
-    c_sq = table.col(*_SQ_NAMES)
-    c_fluor = table.col("fluor", "dye", "reporter")
-    c_rep = table.col("replicate#", "replicate")
     regex = _identifier_regex(settings)
-    dec = _detect_decimal_comma(table, [cols["Threshold Cycle (Ct)"], c_sq])
     out = []
-    for line, f in table.rows:
-        well = normalise_well(_cell(f, cols["Well"]), path, f"line {line}, column 'Well'")
-        role = _role_from_code(str(_cell(f, cols["Type"])))
-        ident = str(_cell(f, cols["Identifier"])).strip()
+    for row in rows:
+        role = _role_from_code(str(row["Type"]))
+        ident = row.text("Identifier")
         split = _split_identifier(ident, regex) if ident else None
-        if split is not None:
-            target, sample = split
-            matched = True
-        else:
-            target, sample, matched = ident, "", False
-        ct = _num(
-            path,
-            _cell(f, cols["Threshold Cycle (Ct)"]),
-            dec,
-            line,
-            well,
-            table.header[cols["Threshold Cycle (Ct)"]],
-        )
-        sq = (
-            _num(path, _cell(f, c_sq), dec, line, well, "Starting Quantity (SQ)", strict=False)
-            if c_sq is not None
-            else math.nan
-        )
-        out.append(
-            {
-                "well": well,
-                "target": target,
-                "sample": sample,
-                "role": role,
-                "ct": ct,
-                "quantity": sq,
-                "fluor": str(_cell(f, c_fluor)).strip(),
-                **at_line(line, well),
-                "_identifier": ident,
-                "_matched": matched,
-                "_replicate": _replicate_id(("Replicate #", _cell(f, c_rep))),
-            }
-        )
-    _mark_absent(out, cols)
+        target, sample = split if split is not None else (ident, "")
+        rec = row.record(target, sample, role)
+        rec["_identifier"] = ident
+        rec["_matched"] = split is not None
+        rec["_replicate"] = _replicate_id(("Replicate #", row["Replicate #"]))
+        out.append(rec)
     return out
 
 
 def _read_cfx(path: Path, settings: Mapping[str, Any]) -> list[RawWell]:
-    table = _load_table(path)
-    cols = _require(
+    rows = TableRows(
         path,
-        table,
+        settings,
         {
             "Well": ("well",),
             "Target": ("target",),
@@ -134,35 +92,26 @@ def _read_cfx(path: Path, settings: Mapping[str, Any]) -> list[RawWell]:
             "Sample": ("sample",),
             "Cq": ("cq", "thresholdcyclect", "ct", "thresholdcycle"),
         },
-        settings,
         {"Target": ("target",), "Content": ("role",), "Sample": ("sample",)},
+        {
+            **_OPTIONAL,
+            "Biological Set Name": ("biologicalsetname", "biologicalset"),
+            "Replicate": ("replicate", "replicate#"),
+        },
+        ct="Cq",
+        quantity_name="Starting Quantity (SQ)",
     )
-    c_sq = table.col(*_SQ_NAMES)
-    c_fluor = table.col("fluor", "dye", "reporter")
-    c_set = table.col("biologicalsetname", "biologicalset")
-    c_rep = table.col("replicate", "replicate#")
-    dec = _detect_decimal_comma(table, [cols["Cq"], c_sq])
     out = []
-    for line, f in table.rows:
-        well = normalise_well(_cell(f, cols["Well"]), path, f"line {line}, column 'Well'")
-        content = str(_cell(f, cols["Content"])).strip()
-        role = _role_from_code(content)
+    for row in rows:
+        content = row.text("Content")
         number = re.search(r"-\s*0*(\d+)\s*$", content)
-        ct = _num(path, _cell(f, cols["Cq"]), dec, line, well, table.header[cols["Cq"]])
-        sq = (
-            _num(path, _cell(f, c_sq), dec, line, well, "Starting Quantity (SQ)", strict=False)
-            if c_sq is not None
-            else math.nan
-        )
-        rec = _record(line, well, _cell(f, cols["Target"]), _cell(f, cols["Sample"]), role,
-                      ct, sq, _cell(f, c_fluor))  # fmt: skip
+        rec = row.record(row["Target"], row["Sample"], _role_from_code(content))
         rec["_replicate"] = _replicate_id(
             ("Content", content if number else ""),
-            ("Biological Set Name", _cell(f, c_set)),
-            ("Replicate", _cell(f, c_rep)),
+            ("Biological Set Name", row["Biological Set Name"]),
+            ("Replicate", row["Replicate"]),
         )
         out.append(rec)
-    _mark_absent(out, cols)
     return out
 
 

@@ -3,32 +3,20 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sortpcr.errors import QPCRFormatError
 
-from .cells import normalise_well
+from .columns import TableRows, _role_from_code
 from .contract import ROLES, Dialect, RawWell
-from .tables import (
-    _cell,
-    _detect_decimal_comma,
-    _load_table,
-    _mark_absent,
-    _num,
-    _record,
-    _require,
-    _role_from_code,
-)
 
 
 def _read_generic(path: Path, settings: Mapping[str, Any]) -> list[RawWell]:
-    table = _load_table(path)
-    cols = _require(
+    rows = TableRows(
         path,
-        table,
+        settings,
         {
             "well": ("well",),
             "target": ("target",),
@@ -36,16 +24,15 @@ def _read_generic(path: Path, settings: Mapping[str, Any]) -> list[RawWell]:
             "role": ("role",),
             "ct": ("ct", "cq"),
         },
-        settings,
         {"target": ("target",), "sample": ("sample",), "role": ("role",)},
+        {"quantity": ("quantity", "startingquantitysq", "sq"), "fluor": ("fluor", "dye")},
+        ct="ct",
+        ct_name="ct",
+        quantity_name="quantity",
     )
-    c_q = table.col("quantity", "startingquantitysq", "sq")
-    c_fluor = table.col("fluor", "dye")
-    dec = _detect_decimal_comma(table, [cols["ct"], c_q])
     out = []
-    for line, f in table.rows:
-        well = normalise_well(_cell(f, cols["well"]), path, f"line {line}, column 'well'")
-        role_text = str(_cell(f, cols["role"])).strip()
+    for row in rows:
+        role_text = row.text("role")
         role = role_text.lower()
         if role not in ROLES:
             role = _role_from_code(role_text)
@@ -54,19 +41,9 @@ def _read_generic(path: Path, settings: Mapping[str, Any]) -> list[RawWell]:
                     path,
                     f"role {role_text!r} is not one of standard, unknown, ntc, other "
                     "(or Std, Unkn, NTC)",
-                    f"line {line}, well {well}, column 'role'",
+                    f"line {row.line}, well {row.well}, column 'role'",
                 )
-        ct = _num(path, _cell(f, cols["ct"]), dec, line, well, "ct")
-        q = (
-            _num(path, _cell(f, c_q), dec, line, well, "quantity", strict=False)
-            if c_q is not None
-            else math.nan
-        )
-        out.append(
-            _record(line, well, _cell(f, cols["target"]), _cell(f, cols["sample"]), role, ct,
-                    q, _cell(f, c_fluor))
-        )  # fmt: skip
-    _mark_absent(out, cols)
+        out.append(row.record(row["target"], row["sample"], role))
     return out
 
 

@@ -10,8 +10,9 @@ from typing import Any
 from sortpcr.errors import QPCRFormatError
 
 from .cells import normalise_well
+from .columns import _cell, _num, _role_from_code
 from .contract import ROLES, RawWell
-from .tables import _cell, _detect_decimal_comma, _load_table, _num, _role_from_code
+from .tables import _detect_decimal_comma, _load_table
 
 
 def read_layout(path: str | Path) -> list[dict[str, Any]]:

@@ -1,19 +1,15 @@
-"""Table-shaped exports (delimited text, xlsx): find the header, split the rows, look up
-columns, parse cells with messages naming line, well and column."""
+"""Table-shaped exports (delimited text, xlsx): find the header line and split the rows."""
 
 from __future__ import annotations
 
 import csv
-import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from sortpcr.errors import QPCRFormatError
 
-from .cells import _decode, _norm_header, is_debris, is_missing, parse_number
-from .contract import RawWell, at_line
+from .cells import _decode, _norm_header
 
 # Column names we need, by normalised header text (lower case, no spaces/punctuation).
 _CT_NAMES = ("thresholdcyclect", "cq", "ct", "thresholdcycle", "crt")
@@ -127,127 +123,3 @@ def _detect_decimal_comma(table: _Table, cols: Sequence[int | None]) -> bool:
             if isinstance(v, str) and pattern.match(v.strip()):
                 return True
     return False
-
-
-def _role_from_code(code: str) -> str:
-    c = code.strip().lower()
-    if c.startswith("std") or c == "standard":
-        return "standard"
-    if c.startswith("unkn") or c == "unknown":
-        return "unknown"
-    if c.startswith("ntc") or c in ("no template control",):
-        return "ntc"
-    return "other"
-
-
-def _require(
-    path: Path,
-    table: _Table,
-    what: dict[str, tuple[str, ...]],
-    settings: Mapping[str, Any] | None = None,
-    supplies: Mapping[str, tuple[str, ...]] | None = None,
-) -> dict[str, int | None]:
-    """Column index of each needed column (label -> header names it may have).
-
-    A column the export lacks is an error unless the plate map supplies it: ``supplies``
-    maps a label to the plate-map columns that replace it, and ``settings["_layout_columns"]``
-    holds the plate map's columns; such a label gets ``None`` (empty cells, filled by the
-    plate map)."""
-    given = set((settings or {}).get("_layout_columns") or ())
-    found: dict[str, int | None] = {}
-    missing = []
-    for label, names in what.items():
-        c = table.col(*names)
-        if c is None and (supplies or {}).get(label) and set(supplies[label]) <= given:
-            found[label] = None
-        elif c is None:
-            missing.append(label)
-        else:
-            found[label] = c
-    if missing:
-        raise QPCRFormatError(
-            path,
-            "missing column(s) "
-            + ", ".join(repr(m) for m in missing)
-            + " in the header"
-            + ("" if not given else " (the plate map does not supply them)"),
-            "line 1 (header)",
-        )
-    return found
-
-
-def _mark_absent(records: list[RawWell], cols: Mapping[str, int | None]) -> None:
-    """Note on each record the export's columns that the plate map has to fill."""
-    absent = tuple(label for label, c in cols.items() if c is None)
-    for rec in records:
-        rec["_absent"] = absent
-
-
-def _cell(fields: list[Any], c: int | None) -> Any:
-    if c is None or c >= len(fields):
-        return ""
-    return fields[c]
-
-
-def _num(
-    path: Path,
-    value: Any,
-    decimal_comma: bool,
-    line: Any,
-    well: str,
-    column: str,
-    strict: bool = True,
-) -> float:
-    """Parse a cell; a bad value raises :class:`QPCRFormatError` naming line, well and column.
-
-    With ``strict=False`` (quantity columns, read for every well but used for standards only)
-    Excel debris becomes NaN; a standard left without a quantity is reported later.
-    """
-    try:
-        return parse_number(value, decimal_comma)
-    except ValueError as exc:
-        if not strict and is_debris(value):
-            return math.nan
-        what = (
-            f"{column} {str(value)!r} is Excel display debris hiding the value; re-export the file"
-            if is_debris(value)
-            else f"{column} {str(value)!r} is not a number"
-        )
-        raise QPCRFormatError(path, what, f"line {line}, well {well}, column {column!r}") from exc
-
-
-def _replicate_id(*parts: tuple[str, Any]) -> str:
-    """The export's own replicate-group label of a well, e.g. ``Replicate # 21`` or
-    ``Content Unkn-01, Biological Set Name 'liver'``; ``""`` when the export states none."""
-    shown = []
-    for column, value in parts:
-        text = str(value).strip()
-        if text and not is_missing(text):
-            if re.fullmatch(r"\d+(\.0+)?", text):  # 21 and 21.0 (an xlsx number) agree
-                text = str(int(float(text)))
-            shown.append(f"{column} {text}")
-    return ", ".join(shown)
-
-
-def _record(
-    line: int,
-    well: str,
-    target: Any,
-    sample: Any,
-    role: str,
-    ct: float,
-    quantity: float,
-    fluor: Any,
-) -> RawWell:
-    """One well of a table-shaped export, before aliases and checks."""
-    return {
-        "well": well,
-        "target": str(target).strip(),
-        "sample": str(sample).strip(),
-        "role": role,
-        "ct": ct,
-        "quantity": quantity,
-        "fluor": str(fluor).strip(),
-        **at_line(line, well),
-        "_matched": True,
-    }

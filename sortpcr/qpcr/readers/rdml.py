@@ -3,12 +3,14 @@
 A reaction without ``<cq>`` is undetermined; one marked ``<excl>`` becomes role ``other``.
 Sample types ``std``/``unkn``/``ntc`` (``nac``, ``ntp`` count as NTC; ``pos``, ``nrt``,
 ``opt`` are ``other``); wells from ``react`` ids (``A1`` or a number on the run's
-``pcrFormat``). Parsed with defusedxml; DTDs and entities are refused. One row per well
+``pcrFormat``). Read and parsed by :mod:`sortpcr.safe_input` (a regular file of bounded
+size; DTDs and entities are refused). One row per well
 and target; a row's location is its experiment, run and react.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import zipfile
@@ -17,7 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sortpcr.errors import QPCRFormatError, XMLSecurityError
+from sortpcr.errors import QPCRFormatError
+from sortpcr.safe_input import XML_MAX_BYTES, parse_xml, read_user_file
 
 from .cells import normalise_well, parse_number
 from .contract import DEFAULT_CT_MAX, Dialect, RawWell
@@ -36,11 +39,11 @@ _RDML_ROLES = {
 
 
 def _rdml_xml(path: Path) -> tuple[bytes, str]:
-    raw = path.read_bytes()
+    raw = read_user_file(path, error=QPCRFormatError, max_bytes=XML_MAX_BYTES, kind="RDML file")
     if raw[:2] != b"PK":
         return raw, path.name
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
             members = [i for i in zf.infolist() if not i.is_dir()]
             xmls = [i for i in members if i.filename.lower().endswith((".xml", ".rdml"))]
             chosen = [i for i in xmls if Path(i.filename).name == "rdml_data.xml"] or xmls
@@ -76,22 +79,9 @@ def _text(el: Any) -> str:
 
 
 def _read_rdml(path: Path, settings: Mapping[str, Any]) -> list[RawWell]:
-    import defusedxml
-    from defusedxml import ElementTree as DET
-
     data, member = _rdml_xml(path)
     where = f"zip member {member!r}" if member != path.name else None
-    try:
-        root = DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except defusedxml.DefusedXmlException as exc:
-        raise XMLSecurityError(
-            path,
-            f"the XML declares a DTD or entities ({type(exc).__name__}); RDML never needs them, "
-            "so the file is refused rather than expanded",
-            where,
-        ) from exc
-    except Exception as exc:  # ParseError
-        raise QPCRFormatError(path, f"not well-formed XML ({exc})", where) from exc
+    root = parse_xml(data, path, error=QPCRFormatError, where=where)
     if _local(root.tag) != "rdml":
         raise QPCRFormatError(path, f"root element is <{_local(root.tag)}>, not <rdml>", where)
 

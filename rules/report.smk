@@ -129,9 +129,6 @@ rule report_pages:
         runtime=10,
     params:
         code=code_version("scripts/report_pages.py"),
-        settings={
-            "fold_threshold": config["classification"]["fold_threshold"],
-            "ci_level": config["classification"]["ci_level"],
-        },
+        classification=config["classification"],
     script:
         "../scripts/report_pages.py"

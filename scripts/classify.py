@@ -9,11 +9,11 @@ from sortpcr.classify import (  # noqa: E402
     CALL_COLUMNS,
     FUSION_COLUMNS,
     GROUP_COLUMNS,
-    ClassifySettings,
     classify_patient,
 )
 from sortpcr.io import read_records, write_records  # noqa: E402
 from sortpcr.runner import run_step  # noqa: E402
+from sortpcr.settings import ClassifySettings  # noqa: E402
 
 sm = snakemake  # noqa: F821
 
@@ -22,7 +22,7 @@ def main(log):
     result = classify_patient(
         read_records(sm.input.expression),
         sm.params.lineage,
-        ClassifySettings.from_config({"classification": sm.params.classification}),
+        ClassifySettings.from_config(sm.params.classification),
         patient=sm.wildcards.patient,
     )
     group = result.group[0]

@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 from sortpcr.cohort import build_cohort  # noqa: E402
 from sortpcr.io import read_tsv, write_tsv  # noqa: E402
 from sortpcr.runner import run_step  # noqa: E402
+from sortpcr.settings import ClassifySettings  # noqa: E402
 
 sm = snakemake  # noqa: F821
 
@@ -20,7 +21,7 @@ def main(log):
         [read_tsv(p) for p in sm.input.groups],
         [read_tsv(p) for p in sm.input.expression],
         [read_tsv(p) for p in sm.input.fusion],
-        genes=sm.params.classification["genes"],
+        genes=ClassifySettings.from_config(sm.params.classification).genes,
     )
     for name, table in tables.items():
         write_tsv(sm.output[name], table)

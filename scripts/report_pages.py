@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 
 from sortpcr.io import read_tsv, write_text, write_with  # noqa: E402
 from sortpcr.runner import run_step  # noqa: E402
+from sortpcr.settings import ClassifySettings  # noqa: E402
 
 sm = snakemake  # noqa: F821
 
@@ -29,7 +30,7 @@ def main(log):
         pairs=[read_tsv(p) for p in sm.input.pairs],
         flow_pngs={Path(p).stem: p for p in sm.input.flow_png},
         plate_pngs={Path(p).parent.name: p for p in sm.input.plate_png},
-        settings=sm.params.settings,
+        settings=ClassifySettings.from_config(sm.params.classification),
     )
     for key, path in sm.output.items():
         if key != "docx":

@@ -11,12 +11,13 @@ from sortpcr.cohort import statistics  # noqa: E402
 from sortpcr.io import read_tsv, write_tsv  # noqa: E402
 from sortpcr.lineage import lineage_comparison  # noqa: E402
 from sortpcr.runner import run_step  # noqa: E402
+from sortpcr.settings import ClassifySettings  # noqa: E402
 
 sm = snakemake  # noqa: F821
 
 
 def main(log):
-    genes = sm.params.classification["genes"]
+    genes = ClassifySettings.from_config(sm.params.classification).genes
     calls, groups = read_tsv(sm.input.calls), read_tsv(sm.input.groups)
     table = statistics(calls, groups, genes)
     log.info("statistics: %d rows", len(table))

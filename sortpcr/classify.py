@@ -47,6 +47,7 @@ from typing import Any
 
 from sortpcr.io import Rows, as_records, cell_float, cell_text
 from sortpcr.normalise import COMBINED, USABLE
+from sortpcr.settings import ClassifySettings
 from sortpcr.uncertainty import budget_df, combine, from_text, t_quantile, variance
 from sortpcr.uncertainty import interval as budget_interval
 
@@ -106,30 +107,8 @@ FUSION_COLUMNS: list[str] = [
 ]
 
 
-@dataclass(frozen=True)
-class ClassifySettings:
-    """Settings of the classification step (config section ``classification``)."""
-
-    fold_threshold: float = 2.0
-    genes: tuple[str, ...] = ("BCL2", "MDR1", "BCRP", "LRP")
-    ci_level: float = 0.95
-    preferred_unit: str = "relative"
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> ClassifySettings:
-        """Build from the whole config dict (or its ``classification`` section)."""
-        section = config.get("classification", config) or {}
-        threshold = float(section.get("fold_threshold", 2.0))
-        if not threshold > 1.0:
-            raise ValueError(f"classification.fold_threshold must be > 1, got {threshold}")
-        level = float(section.get("ci_level", 0.95))
-        if not 0.0 < level < 1.0:
-            raise ValueError(f"classification.ci_level must be between 0 and 1, got {level}")
-        return cls(
-            fold_threshold=threshold,
-            genes=tuple(section.get("genes", cls.genes)),
-            ci_level=level,
-        )
+PREFERRED_UNIT = "relative"
+"""The expression unit a call uses when both fractions have it (AU relative to IM-9)."""
 
 
 @dataclass(frozen=True)
@@ -545,7 +524,7 @@ def compare_fusion(
 def classify_patient(
     expression: Rows,
     lineage: str,
-    settings: ClassifySettings | Mapping[str, Any] | None = None,
+    settings: ClassifySettings,
     patient: str | None = None,
 ) -> PatientCalls:
     """Calls, group and fusion comparison of one patient from its normalised table.
@@ -556,10 +535,6 @@ def classify_patient(
     :data:`CALL_COLUMNS` (one row per gene in ``settings.genes``), :data:`GROUP_COLUMNS` (one
     row) and :data:`FUSION_COLUMNS`.
     """
-    if settings is None:
-        settings = ClassifySettings()
-    elif not isinstance(settings, ClassifySettings):
-        settings = ClassifySettings.from_config(settings)
     expression = as_records(expression)
     if patient is None:
         if not expression:
@@ -570,7 +545,7 @@ def classify_patient(
     records: list[dict[str, Any]] = []
     for gene in settings.genes:
         if combined:
-            pos, neg, unit = _pick(combined, gene, "expression", settings.preferred_unit)
+            pos, neg, unit = _pick(combined, gene, "expression", PREFERRED_UNIT)
         else:
             pos, neg, unit = None, None, ""
         row = _gene_call(gene, pos, neg, settings)

@@ -89,6 +89,27 @@ def qpcr_settings() -> dict:
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["qpcr"]
 
 
+def validated_config(**sections) -> dict:
+    """config/config.yaml after the schema's ``validate`` (as the Snakefile runs it: ranges
+    and enums checked, defaults filled in). ``sections``: section name -> keys to change
+    before validating, e.g. ``classification={"genes": ["MDR1"]}``."""
+    import yaml
+    from snakemake.utils import validate
+
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    for name, changes in sections.items():
+        config[name] = {**config.get(name, {}), **changes}
+    validate(config, str(ROOT / "config" / "schemas" / "config.schema.yaml"))
+    return config
+
+
+def classify_settings(**changes):
+    """ClassifySettings of the shipped, validated config with ``changes`` to its section."""
+    from sortpcr.settings import ClassifySettings
+
+    return ClassifySettings.from_config(validated_config(classification=changes)["classification"])
+
+
 def load_cohort_spec():
     """The demo cohort's specification (``resources/demo/cohort_spec.py``) as a module."""
     import importlib

@@ -3,11 +3,15 @@ run of pairing -> normalise -> classify on the demo spec's true quantities."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
+from snakemake.utils import validate
+from snakemake_interface_common.exceptions import WorkflowError
 
 from sortpcr.classify import (
     CALL_COLUMNS,
@@ -23,7 +27,12 @@ from sortpcr.classify import (
 )
 from sortpcr.normalise import normalise_patient
 from sortpcr.pairing import pair_patient
-from tests.conftest import fresh_python, load_cohort_spec
+from tests.conftest import (
+    classify_settings,
+    fresh_python,
+    load_cohort_spec,
+    validated_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 NAN = math.nan
@@ -94,8 +103,9 @@ def simple(gene_values, gus=(0.1, 0.1), se=(0.03, 0.04), **kwargs):
 
 
 def classify_frames(expression, lineage, settings=None):
-    """classify_patient with its dict rows as DataFrames, for terse assertions."""
-    result = classify_patient(expression, lineage, settings)
+    """classify_patient with its dict rows as DataFrames, for terse assertions; ``settings``
+    those of the shipped config unless given."""
+    result = classify_patient(expression, lineage, settings or classify_settings())
     return PatientCalls(
         calls=pd.DataFrame(result.calls, columns=CALL_COLUMNS),
         group=pd.DataFrame(result.group, columns=GROUP_COLUMNS),
@@ -134,6 +144,14 @@ def test_call_fold_other_threshold():
     assert call_fold(2.9, 3.0) == "no_difference"
     assert call_fold(3.0, 3.0) == "CD34pos_higher"
     assert call_fold(1 / 3, 3.0) == "CD34neg_higher"
+
+
+def test_classify_patient_calls_at_the_settings_threshold():
+    """fold 0.5/0.2 = 2.5 AU/AU: higher in CD34+ at the shipped 2-fold, not at 3-fold."""
+    table = simple({"BCL2": (0.5, 0.2), "MDR1": (1, 1), "LRP": (1, 1), "BCRP": (1, 1)})
+    assert call_of(classify_frames(table, "BCP"), "BCL2").call == "CD34pos_higher"
+    three = classify_settings(fold_threshold=3.0)
+    assert call_of(classify_frames(table, "BCP", three), "BCL2").call == "no_difference"
 
 
 def test_fold_interval_by_hand():
@@ -244,7 +262,7 @@ def test_gus_failure_makes_gene_not_evaluable():
         "CD34pos": [("GUS", 0.1, 0.02, "ok"), ("MDR1", 0.01, 0.02, "ok")],
         "CD34neg": [("GUS", NAN, NAN, "undetected"), ("MDR1", 0.01, 0.02, "ok")],
     }
-    result = classify_frames(expression_for(data), "BCP", {"classification": {"genes": ["MDR1"]}})
+    result = classify_frames(expression_for(data), "BCP", classify_settings(genes=["MDR1"]))
     row = call_of(result, "MDR1")
     assert row.call == "not_evaluable" and "GUS undetected" in row.reason
     assert result.group.iloc[0].group == "excluded"
@@ -349,19 +367,28 @@ def test_group_flag_and_footnote_for_an_interval_crossing_a_threshold():
     assert (group.group, group.group_flag, group.footnote) == ("CD34pos_only", "", "")
 
 
-def test_settings_validation():
-    with pytest.raises(ValueError, match="fold_threshold"):
-        ClassifySettings.from_config({"classification": {"fold_threshold": 1.0}})
-    settings = ClassifySettings.from_config({"classification": {"genes": ["MDR1"]}})
+def test_settings_from_the_validated_section():
+    """The schema checks the section and fills its defaults; from_config only types it."""
+    with pytest.raises(WorkflowError, match="fold_threshold"):
+        validated_config(classification={"fold_threshold": 1.0})
+    settings = classify_settings(genes=["MDR1"])
     assert settings.genes == ("MDR1",) and settings.fold_threshold == 2.0
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["classification"] = {"fold_threshold": 3, "genes": ["LRP"]}  # the required keys
+    validate(config, str(ROOT / "config" / "schemas" / "config.schema.yaml"))
+    assert ClassifySettings.from_config(config["classification"]) == ClassifySettings(
+        fold_threshold=3.0, genes=("LRP",), ci_level=0.95, use_out_of_range=True
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.fold_threshold = 1.5  # type: ignore[misc]
 
 
 def test_records_in_records_out_and_frames_accepted():
     table = simple({"BCL2": (0.4, 0.2), "MDR1": (1, 1), "LRP": (1, 1), "BCRP": (1, 1)})
-    result = classify_patient(table, "BCP")
+    result = classify_patient(table, "BCP", classify_settings())
     assert [list(row) for row in result.calls] == [CALL_COLUMNS] * 4
     assert [list(row) for row in result.group] == [GROUP_COLUMNS]
-    from_frame = classify_patient(pd.DataFrame(table), "BCP")
+    from_frame = classify_patient(pd.DataFrame(table), "BCP", classify_settings())
     for name in ("calls", "group", "fusion"):
         pd.testing.assert_frame_equal(
             pd.DataFrame(getattr(result, name)), pd.DataFrame(getattr(from_frame, name))
@@ -430,7 +457,7 @@ def test_reference_disagreement_stars_the_group():
         rows += [qrow(t, fraction, q, se, st) for t, q, se, st in targets]
     pairs = pair_patient("P01", pd.DataFrame(units), {"E1": pd.DataFrame(rows)}, flow_rows("P01"))
     table = normalise_patient(pairs, {"qpcr": {"reference_genes": ["GUS", "ABL1", "B2M"]}})
-    result = classify_frames(table, "BCP", {"classification": {"genes": ["MDR1"]}})
+    result = classify_frames(table, "BCP", classify_settings(genes=["MDR1"]))
     # MDR1 / geometric mean: CD34pos 0.5 / 0.158740, CD34neg 0.5 / 0.1 -> fold 0.63: no call
     assert call_of(result, "MDR1").call == "no_difference"
     assert "reference_disagreement" in call_of(result, "MDR1")["flags"]

@@ -19,7 +19,7 @@ from sortpcr.cohort import (
     table2_wide,
 )
 from sortpcr.workbook import write_workbook
-from tests.conftest import load_cohort_spec
+from tests.conftest import classify_settings, load_cohort_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -311,7 +311,7 @@ def test_figures_deterministic_png_and_svg(tmp_path):
     outputs = {}
     for run in ("a", "b"):
         for name in names:
-            figure = cohort_figure(name, calls, fusion, ["MDR1"], 2.0)
+            figure = cohort_figure(name, calls, fusion, classify_settings(genes=["MDR1"]))
             for ext in ("png", "svg"):
                 path = tmp_path / run / f"{name}.{ext}"
                 save_figure(figure, path)
@@ -320,7 +320,7 @@ def test_figures_deterministic_png_and_svg(tmp_path):
         assert first == second, (name, ext)
         assert len(first) > 5000
     with pytest.raises(ValueError, match="unknown cohort figure"):
-        cohort_figure("table3", calls, fusion, ["MDR1"])
+        cohort_figure("table3", calls, fusion, classify_settings(genes=["MDR1"]))
     svg = outputs[("figure1_BCP", "svg")][0]
     assert b"<dc:date>" not in svg
     assert b"Software" not in outputs[("figure1_BCP", "png")][0]
@@ -685,7 +685,9 @@ def test_cohort_figures_draw_bounds_words_and_readable_log_axes(tmp_path):
     calls.loc[calls.patient == "P04", "log2_fold"] = -0.04  # rounds to 0.0, not -0.0
     groups = groups_table({p: "CD34pos_only" for p in calls.patient})
     groups["group_flag"] = ["*", "", "", "", "", "", ""]
-    figure = cohort_figure("figure1_BCP", calls, pd.DataFrame(), ["MDR1"], 2.0, groups)
+    figure = cohort_figure(
+        "figure1_BCP", calls, pd.DataFrame(), classify_settings(genes=["MDR1"]), groups
+    )
     markers = [line.get_marker() for line in figure.findobj(Line2D) if line.get_xydata().size]
     assert "v" in markers  # P06 CD34pos, P07 CD34pos below the standards: at most
     texts = figure_texts(figure)
@@ -695,8 +697,19 @@ def test_cohort_figures_draw_bounds_words_and_readable_log_axes(tmp_path):
     visible = [float(t) for t in labels if ax.get_ylim()[0] <= float(t) <= ax.get_ylim()[1]]
     assert len(visible) >= 4 and all("10^" not in t and "$" not in t for t in labels)
 
-    heat = cohort_figure("heatmap_log2_fold", calls, pd.DataFrame(), ["MDR1"], 2.0, groups)
+    heat = cohort_figure(
+        "heatmap_log2_fold", calls, pd.DataFrame(), classify_settings(genes=["MDR1"]), groups
+    )
     texts = figure_texts(heat)
+    assert "\u00b11 = 2-fold" in " ".join(texts)
+    at_three = classify_settings(genes=["MDR1"], fold_threshold=3.0)
+    three = " ".join(
+        figure_texts(cohort_figure("heatmap_log2_fold", calls, pd.DataFrame(), at_three))
+    )
+    assert "\u00b11.58496 = 3-fold" in three and "= 2-fold" not in three
+    assert "≥3-fold higher" in " ".join(
+        figure_texts(cohort_figure("figure1_BCP", calls, pd.DataFrame(), at_three, groups))
+    )
     assert "resistance group" in texts
     assert "higher in CD34+ blasts only*" in texts and "higher in CD34+ blasts only" in texts
     assert not any("-0.0" in t or "+0.0" in t for t in texts)
@@ -708,7 +721,7 @@ def test_cohort_figures_draw_bounds_words_and_readable_log_axes(tmp_path):
           "eac_class": "quantifiable", "higher": "CD34pos", "fold": 85.0 / 32.0}
          for f, v in (("CD34pos", 85.0), ("CD34neg", 32.0))]
     )  # fmt: skip
-    fig = cohort_figure("fusion_TEL-AML1", calls, fusion, ["MDR1"])
+    fig = cohort_figure("fusion_TEL-AML1", calls, fusion, classify_settings(genes=["MDR1"]))
     assert "CD34+ higher\n2.7\u00d7" in figure_texts(fig)
     assert not any("CD34pos" in t for t in figure_texts(fig))
     path = tmp_path / "heat.svg"

@@ -147,8 +147,14 @@ def test_front_page_holds_the_answer():
 
 
 def test_front_page_without_claims_says_so():
-    doc = front_page(groups(), calls(), statistics(), None)
+    doc = front_page(groups(), calls(), statistics(), None, None, 2.0)
     assert "claims.tsv) was not built" in doc
+
+
+def test_front_page_states_the_fold_threshold_it_is_given():
+    doc = front_page(groups(), calls(), statistics(), None, None, 3.0)
+    assert "≥ 3-fold higher in it" in doc and "at least 3 either way" in doc
+    assert "≥ 2-fold" not in doc and "at least 2 either" not in doc
 
 
 def test_expression_interval_at_the_stated_level():

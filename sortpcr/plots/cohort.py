@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
+    from sortpcr.settings import ClassifySettings
+
 POS_COLOUR = "#c0392b"
 NEG_COLOUR = "#2166ac"
 GREY = "#8c8c8c"
@@ -147,7 +149,7 @@ def expression_figure(
     calls: pd.DataFrame,
     lineage: str,
     genes: Sequence[str],
-    threshold: float = 2.0,
+    threshold: float,
     title: str | None = None,
 ) -> Figure:
     """Per-gene panels of CD34+ vs CD34- expression (AU relative to IM-9) for one lineage."""
@@ -270,7 +272,7 @@ def expression_figure(
 def heatmap_figure(
     calls: pd.DataFrame,
     genes: Sequence[str],
-    threshold: float = 2.0,
+    threshold: float,
     groups: pd.DataFrame | None = None,
     lineage_order: Sequence[str] = ("BCP", "T"),
 ) -> Figure:
@@ -520,12 +522,13 @@ def cohort_figure(
     name: str,
     calls: pd.DataFrame,
     fusion: pd.DataFrame,
-    genes: Sequence[str],
-    threshold: float = 2.0,
+    settings: ClassifySettings,
     groups: pd.DataFrame | None = None,
     lineage_order: Sequence[str] = ("BCP", "T"),
 ) -> Figure:
-    """One cohort figure by its file stem (see :func:`figure_names`)."""
+    """One cohort figure by its file stem (see :func:`figure_names`); genes and fold
+    threshold from ``settings``."""
+    genes, threshold = settings.genes, settings.fold_threshold
     if name == "heatmap_log2_fold":
         return heatmap_figure(calls, genes, threshold, groups, lineage_order)
     if name.startswith("fusion_"):

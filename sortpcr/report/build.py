@@ -16,6 +16,7 @@ import pandas as pd
 from sortpcr.io import cell_text
 from sortpcr.report.html import page, table_page
 from sortpcr.report.pages import front_page, journal_page, patient_page
+from sortpcr.settings import ClassifySettings
 from sortpcr.workbook import purity_percent
 
 #: table name -> (title, caption) of its page
@@ -59,17 +60,17 @@ def build_pages(
     pairs: Sequence[pd.DataFrame],
     flow_pngs: Mapping[str, str | Path],
     plate_pngs: Mapping[str, str | Path],
-    settings: Mapping[str, Any],
+    settings: ClassifySettings,
 ) -> dict[str, str]:
     """Every page. ``tables`` by name (calls, resistance_groups, table1, statistics, flow,
     standard_curves, …; claims optional), ``texts`` by name (e.g. the effective config),
     ``pairs`` the per-patient pairing tables (which sample is on which plate),
     ``flow_pngs`` patient -> gating figure, ``plate_pngs`` plate -> curve figure,
-    ``settings``: ``fold_threshold`` and ``ci_level``."""
+    ``settings``: the classification settings (its ``fold_threshold`` and ``ci_level``)."""
     tables = dict(tables)
     if "flow" in tables:
         tables["flow"] = purity_percent(tables["flow"])
-    level = float(settings.get("ci_level", 0.95))
+    level = settings.ci_level
     groups, calls = tables["resistance_groups"], tables["calls"]
     pages = {
         "front": front_page(
@@ -78,7 +79,7 @@ def build_pages(
             tables["statistics"],
             tables.get("claims"),
             tables.get("standard_curves"),
-            float(settings.get("fold_threshold", 2.0)),
+            settings.fold_threshold,
         ),
         "journal": journal_page(tables["table1"], groups),
     }

@@ -161,8 +161,8 @@ def front_page(
     calls: pd.DataFrame,
     statistics: pd.DataFrame,
     claims: pd.DataFrame | None,
-    curves: pd.DataFrame | None = None,
-    fold_threshold: float = 2.0,
+    curves: pd.DataFrame | None,
+    fold_threshold: float,
 ) -> str:
     """The answer: Table 2, per-gene counts, the study's claims beside ours, the statistics
     in a sentence each, what was excluded and why, and the list of patient pages."""

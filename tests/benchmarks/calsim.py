@@ -353,10 +353,10 @@ def run_pipeline(plates: Iterable[Plate], config: Mapping[str, Any]) -> list[dic
     two plates is paired with both, as two rows of units.tsv per fraction).
 
     Settings as the rules pass them: ``qpcr`` section to fit_curves / quantify, the whole
-    config to normalise (``NormaliseSettings.from_config``) and classify
-    (``ClassifySettings.from_config``). Returns the call rows of every patient.
+    config to normalise (``NormaliseSettings.from_config``), the ``classification`` section
+    to classify (``ClassifySettings.from_config``). Returns the call rows of every patient.
     """
-    from sortpcr.classify import CALL_COLUMNS, ClassifySettings, classify_patient
+    from sortpcr.classify import CALL_COLUMNS, classify_patient
     from sortpcr.normalise import (
         EXPRESSION_COLUMNS,
         EXTRA_COLUMNS,
@@ -367,10 +367,11 @@ def run_pipeline(plates: Iterable[Plate], config: Mapping[str, Any]) -> list[dic
     from sortpcr.qpcr.curves import CURVE_COLUMNS, fit_curves
     from sortpcr.qpcr.quantify import QUANTITY_COLUMNS, quantify
     from sortpcr.qpcr.readers import COLUMNS
+    from sortpcr.settings import ClassifySettings
 
     qpcr = dict(config["qpcr"])
     norm_settings = NormaliseSettings.from_config(config)
-    class_settings = ClassifySettings.from_config(config)
+    class_settings = ClassifySettings.from_config(config["classification"])
     calls: list[dict[str, Any]] = []
     tables: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
     on_plates: dict[str, list[str]] = {}

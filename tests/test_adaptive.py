@@ -136,7 +136,8 @@ def test_bright_side_trimmed_at_the_neighbours_valley() -> None:
     the gate reaching 0.58 is cut back to the valley between them (the smoothed mixture's
     minimum, worked out on a grid); a gate ending at 0.47 keeps its edge (the valley lies
     beyond it)."""
-    from sortpcr.gating import ClusterSearch, _trim_bright_side
+    from sortpcr.gating import ClusterSearch
+    from sortpcr.gating.adapt import _trim_bright_side
 
     rng = np.random.default_rng(1)
     x = np.concatenate([_normal_sample(0.40, 0.03, 6000), _normal_sample(0.62, 0.03, 1500)])

@@ -753,9 +753,9 @@ def test_entities_are_refused_unresolved(case, tmp_path, secret, monkeypatch):
     def no_flowkit(*args, **kwargs):
         raise AssertionError("FlowKit was handed an XML file with entities")
 
-    import sortpcr.gating
+    import sortpcr.gating.gatingml
 
-    monkeypatch.setattr(sortpcr.gating, "_flowkit_gatingml", no_flowkit)
+    monkeypatch.setattr(sortpcr.gating.gatingml, "_flowkit_gatingml", no_flowkit)
     error = raises_named(XMLSecurityError, path, "DTD", call=call)
     assert value not in str(error)
 

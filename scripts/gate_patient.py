@@ -13,6 +13,7 @@ from sortpcr.flowqc import (  # noqa: E402
 )
 from sortpcr.io import write_json, write_records, write_text  # noqa: E402
 from sortpcr.runner import run_step  # noqa: E402
+from sortpcr.settings import FlowQCSettings  # noqa: E402
 
 sm = snakemake  # noqa: F821
 
@@ -26,11 +27,8 @@ def main(log):
         {"CD34pos": sm.input.CD34pos, "CD34neg": sm.input.CD34neg},
         sm.params.labels,
         sm.input.strategy,
-        {
-            "gating": sm.params.gating,
-            "qc": sm.params.qc,
-            "compensation": sm.params.get("compensation", {}),
-        },
+        FlowQCSettings.from_config(sm.params.gating, sm.params.qc),
+        sm.params.compensation,
     )
     rows = flow_records(result)
     for row in rows:

@@ -61,6 +61,7 @@ from .gating import (
     load_strategy,
     require_gates,
 )
+from .settings import FlowQCSettings
 
 __all__ = [
     "FLOW_COLUMNS",
@@ -98,9 +99,7 @@ FLOW_COLUMNS = [
     "cd34_cut_method",
     "valley_depth",
 ]
-_DENOMINATORS = ("all_events", "cells", "blasts")
 GML_NS = "http://www.isac-net.org/std/Gating-ML/v2.0/gating"
-_DEFAULT_MARKERS = {"CD45": ["FITC-A", "FL1-H"], "CD34": ["PE-A", "FL2-H"]}
 
 
 @dataclass
@@ -111,45 +110,9 @@ class PatientEvents:
 
     patient: str
     strategy: Strategy
-    settings: dict[str, Any]
+    settings: FlowQCSettings
     files: dict[str, tuple[FCSData, GatingResult]] = field(default_factory=dict)
     template: Strategy | None = None
-
-
-# --------------------------------------------------------------------------- settings
-
-
-def _settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Flatten ``{"gating": {...}, "qc": {...}}`` (or an already flat dict) and check it."""
-    gating = dict(settings.get("gating", {}))
-    qc = dict(settings.get("qc", {}))
-    flat = {**settings, **gating, **qc}
-    out = {
-        "blast_gate": flat.get("blast_gate", "Blasts"),
-        "fraction_gates": dict(
-            flat.get("fraction_gates", {"CD34pos": "CD34pos", "CD34neg": "CD34neg"})
-        ),
-        "markers": {k: list(v) for k, v in flat.get("markers", _DEFAULT_MARKERS).items()},
-        "min_blast_events": int(flat.get("min_blast_events", 200)),
-        "purity_min": float(flat.get("purity_min", 0.98)),
-        "purity_denominator": str(flat.get("purity_denominator", "blasts")),
-        "cd34_range": [float(x) for x in flat.get("cd34_range", [0.10, 0.90])],
-        # samples.tsv compensation: {"choice": "" | "none" | matrix path, "label": as written}
-        "compensation": dict(flat.get("compensation") or {}),
-    }
-    if out["purity_denominator"] not in _DENOMINATORS:
-        raise GatingError(
-            None,
-            f"qc.purity_denominator is {out['purity_denominator']!r}; use one of "
-            f"{', '.join(_DENOMINATORS)}",
-            "config qc.purity_denominator",
-        )
-    lo, hi = out["cd34_range"]
-    if not 0.0 <= lo <= hi <= 1.0:
-        raise GatingError(None, f"qc.cd34_range {out['cd34_range']} is not within 0-1", "config")
-    if len(out["fraction_gates"]) < 2:
-        raise GatingError(None, "gating.fraction_gates needs two fractions", "config")
-    return out
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -268,11 +231,15 @@ def _file_error(label: str, err: InputError) -> str:
 
 
 def _analyse_file(
-    strategy: Strategy, path: str | Path, label: str, cfg: dict[str, Any], adapt: bool = True
+    strategy: Strategy,
+    path: str | Path,
+    label: str,
+    cfg: FlowQCSettings,
+    comp: Mapping[str, str],
+    adapt: bool = True,
 ) -> tuple[dict[str, Any], FCSData | None, GatingResult | None]:
     info: dict[str, Any] = {"file": label, "ok": False, "error": None}
     try:
-        comp = cfg["compensation"]
         data = read_fcs(path, compensation=comp.get("choice"))
         info.update(
             version=data.version,
@@ -282,14 +249,14 @@ def _analyse_file(
             else f"matrix {comp.get('label')}",
             notes=list(data.notes),
         )
-        info["markers"] = resolve_markers(data, cfg["markers"])
+        info["markers"] = resolve_markers(data, cfg.markers)
         result = evaluate(strategy, data, sample=Path(str(path)).name, adapt=adapt)
     except (FCSError, GatingError) as err:
         if isinstance(err, GatingError) and err.where == "samples":
             raise  # a workspace without the sample: a strategy problem, stop
         info["error"] = _file_error(label, err)
         return info, None, None
-    needed = [cfg["blast_gate"], *cfg["fraction_gates"].values()]
+    needed = [cfg.blast_gate, *cfg.fraction_gates.values()]
     missing = [g for g in needed if g not in result.memberships]
     if missing:
         raise GatingError(
@@ -311,13 +278,14 @@ def analyse_patient_with_events(
     sorted_paths: Mapping[str, str | Path],
     labels: Mapping[str, str],
     strategy_path: str | Path,
-    settings: Mapping[str, Any],
+    cfg: FlowQCSettings,
+    compensation: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], PatientEvents]:
     """:func:`analyse_patient` plus the events and gating results for the figure."""
-    cfg = _settings(settings)
+    comp = dict(compensation or {})
     strategy = load_strategy(strategy_path)
-    blast_gate = cfg["blast_gate"]
-    fraction_gates = cfg["fraction_gates"]
+    blast_gate = cfg.blast_gate
+    fraction_gates = cfg.fraction_gates
     require_gates(strategy, [blast_gate, *fraction_gates.values()])
     unknown = sorted(set(sorted_paths) - set(fraction_gates))
     if unknown:
@@ -337,7 +305,7 @@ def analyse_patient_with_events(
     for fraction, path in paths.items():
         label = str(labels.get(fraction, path))
         presort = fraction == "presort"
-        info, data, result = _analyse_file(applied, path, label, cfg, adapt=presort)
+        info, data, result = _analyse_file(applied, path, label, cfg, comp, adapt=presort)
         files[fraction] = info
         if presort and strategy.adaptive:
             if result is not None and result.applied is not None:
@@ -361,7 +329,7 @@ def analyse_patient_with_events(
         singlet = singlet or found
     events.strategy = applied
 
-    lo_hi = tuple(cfg["cd34_range"])
+    lo_hi = cfg.cd34_range
     positive_fraction = "CD34pos" if "CD34pos" in fraction_gates else next(iter(fraction_gates))
     pre = files["presort"]
     if pre["ok"]:
@@ -369,7 +337,7 @@ def analyse_patient_with_events(
             pre["blasts"],
             pre["counts"][fraction_gates[positive_fraction]],
             lo_hi,
-            cfg["min_blast_events"],
+            cfg.min_blast_events,
         )
         het["blasts"] = pre["blasts"]
         het["fractions"] = {
@@ -394,9 +362,9 @@ def analyse_patient_with_events(
             info["cells"],
             info["blasts"],
             contamination,
-            denominator=cfg["purity_denominator"],
-            purity_min=cfg["purity_min"],
-            min_blasts=cfg["min_blast_events"],
+            denominator=cfg.purity_denominator,
+            purity_min=cfg.purity_min,
+            min_blasts=cfg.min_blast_events,
             fraction=fraction,
         )
         verdict["gate"] = gate
@@ -420,10 +388,10 @@ def analyse_patient_with_events(
             "singlet_gate_present": singlet is not None,
         },
         "settings": {
-            "purity_min": cfg["purity_min"],
-            "purity_denominator": cfg["purity_denominator"],
+            "purity_min": cfg.purity_min,
+            "purity_denominator": cfg.purity_denominator,
             "cd34_range": list(lo_hi),
-            "min_blast_events": cfg["min_blast_events"],
+            "min_blast_events": cfg.min_blast_events,
         },
         "files": files,
         "heterogeneity": het,
@@ -440,16 +408,19 @@ def analyse_patient(
     sorted_paths: Mapping[str, str | Path],
     labels: Mapping[str, str],
     strategy_path: str | Path,
-    settings: Mapping[str, Any],
+    settings: FlowQCSettings,
+    compensation: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Gate one patient's pre-sort and sorted files; return the JSON-able QC result.
 
     ``sorted_paths``: fraction (``CD34pos``, ``CD34neg``) -> FCS path; ``labels``:
     ``presort``/fraction -> the sheet's path string (used in ``file`` and in reasons);
-    ``settings``: the config's ``gating`` and ``qc`` sections (nested or flat).
+    ``settings``: the flow QC settings (config ``gating`` and ``qc``); ``compensation``:
+    the patient's samples.tsv choice, ``{"choice": "" | "none" | matrix path, "label": as
+    written}`` (None: as the files say).
     """
     result, _ = analyse_patient_with_events(
-        patient, presort_path, sorted_paths, labels, strategy_path, settings
+        patient, presort_path, sorted_paths, labels, strategy_path, settings, compensation
     )
     return result
 

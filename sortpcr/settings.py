@@ -39,3 +39,41 @@ class ClassifySettings:
             ci_level=float(section["ci_level"]),
             use_out_of_range=bool(section["use_out_of_range"]),
         )
+
+
+@dataclass(frozen=True)
+class FlowQCSettings:
+    """Settings of the flow QC step (config sections ``gating`` and ``qc``).
+
+    ``blast_gate``: gate ID of the leukemic blasts; ``fraction_gates``: fraction (CD34pos,
+    CD34neg) -> gate ID; ``markers``: marker -> channel aliases, searched in order;
+    ``min_blast_events``: fewer gated blasts in a file -> not_evaluable (events);
+    ``purity_min``: a sorted tube passes at purity >= this (fraction 0-1);
+    ``purity_denominator``: all_events, cells or blasts; ``cd34_range``: (low, high) share of
+    CD34+ among pre-sort blasts for inclusion (fractions 0-1).
+    """
+
+    blast_gate: str
+    fraction_gates: dict[str, str]
+    markers: dict[str, tuple[str, ...]]
+    min_blast_events: int
+    purity_min: float
+    purity_denominator: str
+    cd34_range: tuple[float, float]
+
+    @classmethod
+    def from_config(cls, gating: Mapping[str, Any], qc: Mapping[str, Any]) -> FlowQCSettings:
+        """Build from the schema-validated ``gating`` and ``qc`` sections. The one check
+        the schema cannot state: ``qc.cd34_range`` low <= high."""
+        low, high = (float(x) for x in qc["cd34_range"])
+        if low > high:
+            raise ValueError(f"config qc.cd34_range [{low:g}, {high:g}]: low is above high")
+        return cls(
+            blast_gate=str(gating["blast_gate"]),
+            fraction_gates={str(k): str(v) for k, v in gating["fraction_gates"].items()},
+            markers={str(k): tuple(str(a) for a in v) for k, v in gating["markers"].items()},
+            min_blast_events=int(gating["min_blast_events"]),
+            purity_min=float(qc["purity_min"]),
+            purity_denominator=str(qc["purity_denominator"]),
+            cd34_range=(low, high),
+        )

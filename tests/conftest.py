@@ -110,6 +110,14 @@ def classify_settings(**changes):
     return ClassifySettings.from_config(validated_config(classification=changes)["classification"])
 
 
+def flowqc_settings(gating=None, qc=None):
+    """FlowQCSettings of the shipped, validated config with changes to ``gating``/``qc``."""
+    from sortpcr.settings import FlowQCSettings
+
+    config = validated_config(gating=gating or {}, qc=qc or {})
+    return FlowQCSettings.from_config(config["gating"], config["qc"])
+
+
 def load_cohort_spec():
     """The demo cohort's specification (``resources/demo/cohort_spec.py``) as a module."""
     import importlib

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import flowqc_settings, shared_path
 from matplotlib.path import Path as MplPath
 
 from sortpcr.diva import apply_transform, biex_width, read_tube, tube_gatingml
@@ -471,14 +471,13 @@ def test_real_export_other_tubes_stay_out_of_results(tmp_path: Path) -> None:
     for part in ("presort", "CD34pos", "CD34neg"):
         (tmp_path / part).mkdir()
         paths[part] = shutil.copy(src, tmp_path / part / "124500.fcs")
-    settings = {
-        "gating": {
+    settings = flowqc_settings(
+        gating={
             "blast_gate": "P4",
             "fraction_gates": {"CD34pos": "P5", "CD34neg": "P3"},
             "markers": {"CD45": ["FITC-A"], "CD34": ["PE-A"]},
-        },
-        "qc": {},
-    }
+        }
+    )
     labels = {k: f"fcs/{k}/124500.fcs" for k in paths}
     result, events = analyse_patient_with_events(
         "X01",

@@ -705,6 +705,7 @@ def test_compensation_choice_is_recorded_in_the_patients_results(tmp_path: Path)
     import yaml
 
     from sortpcr.flowqc import analyse_patient, flow_records
+    from sortpcr.settings import FlowQCSettings
 
     path = _macsquant()
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -716,11 +717,9 @@ def test_compensation_choice_is_recorded_in_the_patients_results(tmp_path: Path)
     ))  # fmt: skip
 
     def run(compensation: dict | None) -> dict:
-        settings = {"gating": cfg["gating"], "qc": cfg["qc"]}
-        if compensation is not None:
-            settings["compensation"] = compensation
+        settings = FlowQCSettings.from_config(cfg["gating"], cfg["qc"])
         files = {"CD34pos": path, "CD34neg": path}
-        return analyse_patient("M1", path, files, labels, strategy, settings)
+        return analyse_patient("M1", path, files, labels, strategy, settings, compensation)
 
     refused = run(None)["files"]["presort"]
     assert "$SPILLOVER declares 6 channels" in refused["error"]

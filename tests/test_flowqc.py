@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
@@ -18,7 +19,8 @@ from sortpcr.flowqc import (
     heterogeneity_verdict,
     purity_verdict,
 )
-from tests.conftest import fresh_python
+from sortpcr.settings import FlowQCSettings
+from tests.conftest import flowqc_settings, fresh_python, validated_config
 
 REPO = Path(__file__).resolve().parents[1]
 STRATEGIES = REPO / "resources" / "gating"
@@ -27,7 +29,7 @@ import flow_sim  # noqa: E402
 
 # Table 1 of the study: CD34+ % of blasts, patients 1-17.
 TABLE1_CD34 = [70, 48, 58, 50, 22, 33, 34, 59, 46, 70, 46, 80, 14, 58, 67, 54, 47]
-SETTINGS = {
+SECTIONS = {
     "gating": {
         "blast_gate": "Blasts",
         "fraction_gates": {"CD34pos": "CD34pos", "CD34neg": "CD34neg"},
@@ -39,6 +41,7 @@ SETTINGS = {
     },
     "qc": {"purity_min": 0.98, "purity_denominator": "blasts", "cd34_range": [0.10, 0.90]},
 }
+SETTINGS = FlowQCSettings.from_config(SECTIONS["gating"], SECTIONS["qc"])
 IDENTITY = {
     "$SRC": "Kovalenko Olena",
     "PATIENT NAME": "Kovalenko Olena",
@@ -162,6 +165,43 @@ def test_purity_096_variant_fails(tmp_path: Path) -> None:
     assert result["status"] == "fail"
 
 
+def test_purity_min_reaches_the_verdict_from_the_settings(tmp_path: Path) -> None:
+    """The 96 % tube of the test above passes at qc.purity_min 0.95 (config -> schema ->
+    FlowQCSettings -> purity_verdict), and the figure's title states the same minimum."""
+    paths = flow_sim.write_patient_fcs(
+        tmp_path, "P03", 0.58, "diva", 1003, IDENTITY, purity={"CD34pos": 0.96}
+    )
+    settings = flowqc_settings(qc={"purity_min": 0.95})
+    assert settings.purity_min == 0.95 and settings.purity_denominator == "blasts"
+    result = _run(paths, "diva", settings=settings, patient="P03")
+    assert result["settings"]["purity_min"] == 0.95
+    assert flow_rows(result).set_index("fraction").loc["CD34pos", "status"] == "pass"
+
+
+def test_flowqc_settings_from_the_validated_sections() -> None:
+    """Defaults come from the schema alone: without ``markers`` the schema's aliases (those
+    of config.yaml) apply; the schema refuses a bad denominator or purity; from_config
+    checks only what the schema cannot, cd34_range low <= high."""
+    shipped = validated_config()
+    assert flowqc_settings() == SETTINGS
+    gating = {
+        k: v for k, v in shipped["gating"].items() if k not in ("markers", "min_blast_events")
+    }
+    config = validated_config(gating={})
+    config["gating"] = gating
+    from snakemake.utils import validate
+
+    validate(config, str(REPO / "config" / "schemas" / "config.schema.yaml"))
+    bare = FlowQCSettings.from_config(config["gating"], config["qc"])
+    assert bare.markers == SETTINGS.markers and bare.min_blast_events == 200
+    with pytest.raises(Exception, match="purity_denominator"):
+        validated_config(qc={"purity_denominator": "singlets"})
+    with pytest.raises(Exception, match="purity_min"):
+        validated_config(qc={"purity_min": 1.5})
+    with pytest.raises(ValueError, match="cd34_range"):
+        flowqc_settings(qc={"cd34_range": [0.9, 0.1]})
+
+
 # --------------------------------------------------------------------------- bad input
 
 
@@ -219,10 +259,7 @@ def test_too_few_blasts_is_not_evaluable(tmp_path: Path) -> None:
 
 def test_gate_ids_not_in_strategy_raise(tmp_path: Path) -> None:
     paths = flow_sim.write_patient_fcs(tmp_path, "P08", 0.59, "diva", 8, {}, n_events=2000)
-    settings = {
-        "gating": {**SETTINGS["gating"], "blast_gate": "Leukemic"},
-        "qc": SETTINGS["qc"],
-    }
+    settings = dataclasses.replace(SETTINGS, blast_gate="Leukemic")
     with pytest.raises(GatingError, match="'Leukemic'") as info:
         _run(paths, "diva", settings=settings)
     assert "Cells, Singlets, Blasts, Lymphocytes, CD34pos, CD34neg" in str(info.value)
@@ -254,7 +291,9 @@ def test_gating_job_path_does_not_import_pandas() -> None:
     code = (
         "import json, sys\n"
         "from sortpcr.flowqc import analyse_patient_with_events, flow_records\n"
-        f"settings = json.loads({json.dumps(json.dumps(SETTINGS))})\n"
+        "from sortpcr.settings import FlowQCSettings\n"
+        f"sections = json.loads({json.dumps(json.dumps(SECTIONS))})\n"
+        "settings = FlowQCSettings.from_config(sections['gating'], sections['qc'])\n"
         f"result, _ = analyse_patient_with_events('P01', {str(fcs / 'P01_presort.fcs')!r}, "
         f"{{'CD34pos': {str(fcs / 'P01_CD34pos.fcs')!r}, "
         f"'CD34neg': {str(fcs / 'P01_CD34neg.fcs')!r}}}, {{}}, "

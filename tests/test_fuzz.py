@@ -37,6 +37,7 @@ from sortpcr.pairing import pair_patient
 from sortpcr.qpcr.curves import fit_curves
 from sortpcr.qpcr.quantify import quantify
 from sortpcr.qpcr.readers import read_plate
+from sortpcr.settings import FlowQCSettings
 from sortpcr.sheets import load as load_sheets
 from tests.conftest import snakemake
 from tests.fuzzkit import (
@@ -437,7 +438,7 @@ def _patient_files(tmp_path: Path, patient: str, **replace: bytes) -> dict[str, 
 def _analyse(files: dict[str, Path], strategy: Path):
     labels = {f: f"fcs/{p.name}" for f, p in files.items()}  # the sheet's path strings
     sorted_paths = {f: files[f] for f in ("CD34pos", "CD34neg")}
-    settings = {"gating": CONFIG["gating"], "qc": CONFIG["qc"]}
+    settings = FlowQCSettings.from_config(CONFIG["gating"], CONFIG["qc"])
     with no_hang():
         result = analyse_patient("PX", files["presort"], sorted_paths, labels, strategy, settings)
     return result, flow_rows(result).set_index("fraction")

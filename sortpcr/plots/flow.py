@@ -174,8 +174,8 @@ def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str 
     template = events.template or strategy
     adaptations = (result.get("gating") or {}).get("gates") or {}
     cfg = events.settings
-    blast_gate = cfg["blast_gate"]
-    fraction_gates = cfg["fraction_gates"]
+    blast_gate = cfg.blast_gate
+    fraction_gates = cfg.fraction_gates
     fig = Figure(figsize=(13.5, 8.4), dpi=100)
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 3)
@@ -319,8 +319,8 @@ def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str 
         a_sorted.set_ylabel("gated blasts (log scale)")
         a_sorted.legend(fontsize=8, loc="upper center")
         a_sorted.set_title(
-            f"post-sort re-analysis (purity of {cfg['purity_denominator']}, "
-            f"min {100 * cfg['purity_min']:g} %)",
+            f"post-sort re-analysis (purity of {cfg.purity_denominator}, "
+            f"min {100 * cfg.purity_min:g} %)",
             fontsize=9,
         )
     else:

@@ -141,15 +141,17 @@ def job_cost(repeat: int = 3) -> dict:
 
     from sortpcr.flowqc import analyse_patient_with_events, applied_gates_text
     from sortpcr.plots.flow import patient_figure
+    from sortpcr.settings import FlowQCSettings
 
-    settings = {
-        "gating": {
+    settings = FlowQCSettings.from_config(
+        {
             "blast_gate": "Blasts",
             "fraction_gates": {"CD34pos": "CD34pos", "CD34neg": "CD34neg"},
             "markers": {"CD45": ["FITC-A", "FL1-H"], "CD34": ["PE-A", "FL2-H"]},
+            "min_blast_events": 200,
         },
-        "qc": {},
-    }
+        {"purity_min": 0.98, "purity_denominator": "blasts", "cd34_range": [0.10, 0.90]},
+    )
     fcs = ROOT / "resources" / "demo" / "fcs"
     patients = [f"P{i:02d}" for i in range(1, 18)]
 

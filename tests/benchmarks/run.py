@@ -150,13 +150,14 @@ sys.path.insert(0, sys.argv[1])
 from sortpcr.flowqc import FLOW_COLUMNS, analyse_patient_with_events, flow_records
 from sortpcr.io import write_json, write_records
 from sortpcr.plots.flow import patient_figure
+from sortpcr.settings import FlowQCSettings
 cfg = yaml.safe_load(open(sys.argv[1] + "/config/config.yaml"))
 d = sys.argv[2]
 files = {"CD34pos": d + "/BIG_CD34pos.fcs", "CD34neg": d + "/BIG_CD34neg.fcs"}
 labels = {"presort": "BIG_presort.fcs", "CD34pos": "BIG_CD34pos.fcs", "CD34neg": "BIG_CD34neg.fcs"}
 result, events = analyse_patient_with_events(
     "BIG", d + "/BIG_presort.fcs", files, labels, sys.argv[1] + "/resources/gating/facsdiva.xml",
-    {"gating": cfg["gating"], "qc": cfg["qc"]},
+    FlowQCSettings.from_config(cfg["gating"], cfg["qc"]),
 )
 write_json(d + "/BIG.json", result)
 write_records(d + "/BIG.tsv", flow_records(result), FLOW_COLUMNS)

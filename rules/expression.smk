@@ -46,23 +46,9 @@ rule normalise:
         runtime=5,
     params:
         code=code_version("scripts/normalise.py"),
-        settings={
-            "qpcr": {
-                k: config["qpcr"][k]
-                for k in (
-                    "reference_gene",
-                    "reference_genes",
-                    "copy_targets",
-                    "rt_sd_log2",
-                    "reference_max_disagreement",
-                )
-                if k in config["qpcr"]
-            },
-            "normalisation": config["normalisation"],
-            "classification": {
-                "use_out_of_range": config["classification"]["use_out_of_range"]
-            },
-        },
+        qpcr=config["qpcr"],
+        normalisation=config["normalisation"],
+        classification=config["classification"],
     script:
         "../scripts/normalise.py"
 

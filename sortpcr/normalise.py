@@ -60,10 +60,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from sortpcr.io import Rows, as_records, cell_float, cell_text, group_rows
+from sortpcr.settings import NormaliseSettings
 from sortpcr.uncertainty import (
     budget_df,
     combine,
@@ -115,63 +116,6 @@ USABLE = frozenset({"ok", "quantifiable"})
 #: Statuses whose value is a bound (see the ``censor`` column).
 CENSORED = frozenset({"below_loq", "undetected", "above_range"})
 OUT_OF_RANGE = frozenset({"below_range", "above_range"})
-
-
-@dataclass(frozen=True)
-class NormaliseSettings:
-    """Plain settings of the normalisation step (from config sections qpcr/normalisation).
-
-    reference_genes: reference gene(s); two or more are combined by their geometric mean.
-    gus_copies_min: reference copies below which a copies-plate sample is inevaluable (EAC).
-    reference_min: floor of each reference on an expression plate (plate unit; 0 = none).
-    fusion_scale: NCN is reported per this many reference copies (EAC x100).
-    use_out_of_range: use extrapolated quantities above the top standard (flagged).
-    rt_sd_log2: SD (log2) of a gene's level between cDNA preparations of one RNA.
-    reference_max_disagreement: fold by which a reference's share may differ between fractions.
-    """
-
-    reference_genes: tuple[str, ...] = ("GUS",)
-    fusion_targets: tuple[str, ...] = ("TEL-AML1",)
-    gus_copies_min: float = 10000.0
-    reference_min: float = 0.0
-    fusion_scale: float = 100.0
-    use_out_of_range: bool = True
-    rt_sd_log2: float = 0.0
-    rt_df: float = math.inf
-    reference_max_disagreement: float = 2.0
-    fractions: tuple[str, ...] = field(default=("CD34pos", "CD34neg"))
-
-    @property
-    def reference_gene(self) -> str:
-        """The first reference gene (the study's GUS); kept for older callers."""
-        return self.reference_genes[0]
-
-    @property
-    def reference_label(self) -> str:
-        return "+".join(self.reference_genes)
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> NormaliseSettings:
-        """Build from the whole config dict (keys qpcr.*, normalisation.*, classification.*).
-
-        ``qpcr.reference_genes`` (a list) wins over the older ``qpcr.reference_gene``.
-        """
-        qpcr = config.get("qpcr", {}) or {}
-        norm = config.get("normalisation", {}) or {}
-        classification = config.get("classification", {}) or {}
-        genes = qpcr.get("reference_genes") or [qpcr.get("reference_gene", "GUS")]
-        if isinstance(genes, str):
-            genes = [genes]
-        return cls(
-            reference_genes=tuple(str(g) for g in genes),
-            fusion_targets=tuple(qpcr.get("copy_targets", ["TEL-AML1"])),
-            gus_copies_min=float(norm.get("gus_copies_min", 10000)),
-            reference_min=float(norm.get("reference_min", 0) or 0),
-            fusion_scale=float(norm.get("fusion_scale", 100)),
-            use_out_of_range=bool(classification.get("use_out_of_range", True)),
-            rt_sd_log2=float(qpcr.get("rt_sd_log2", 0) or 0),
-            reference_max_disagreement=float(qpcr.get("reference_max_disagreement", 2.0)),
-        )
 
 
 def _join(parts: list[str], sep: str = ";") -> str:
@@ -648,9 +592,7 @@ def _sort_key(row: Mapping[str, Any]) -> tuple:
     return (row["kind"], row["gene"], row["fraction"], row["unit"], plate == COMBINED, plate)
 
 
-def normalise_patient(
-    pairs: Rows, settings: NormaliseSettings | Mapping[str, Any] | None = None
-) -> list[dict[str, Any]]:
+def normalise_patient(pairs: Rows, settings: NormaliseSettings) -> list[dict[str, Any]]:
     """Normalise one patient's paired quantities (:func:`sortpcr.pairing.pair_patient`).
 
     ``pairs``: dict rows (or a DataFrame) of :data:`sortpcr.pairing.PAIR_COLUMNS`. Returns
@@ -660,10 +602,6 @@ def normalise_patient(
     ``value``: AU relative to IM-9 (unit ``relative``) or NCN per ``fusion_scale``
     reference copies (fusion), a bound when ``censor`` is set; ``log10_se`` in log10 units.
     """
-    if settings is None:
-        settings = NormaliseSettings()
-    elif not isinstance(settings, NormaliseSettings):
-        settings = NormaliseSettings.from_config(settings)
     records = as_records(pairs)
     by_sample = group_rows(records, ("fraction", "plate"))
     preps = {(str(r["fraction"]), str(r["plate"])): cell_text(r.get("cdna")) for r in records}

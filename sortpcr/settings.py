@@ -10,6 +10,7 @@ the object; the library functions take only that object.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -76,4 +77,63 @@ class FlowQCSettings:
             purity_min=float(qc["purity_min"]),
             purity_denominator=str(qc["purity_denominator"]),
             cd34_range=(low, high),
+        )
+
+
+@dataclass(frozen=True)
+class NormaliseSettings:
+    """Settings of the normalisation step (config sections ``qpcr``, ``normalisation`` and
+    ``classification``).
+
+    ``reference_genes``: reference gene(s), two or more combined by their geometric mean;
+    ``fusion_targets``: targets quantified in copies (``qpcr.copy_targets``);
+    ``gus_copies_min``: reference copies below which a copies-plate sample is inevaluable
+    (copies, EAC); ``reference_min``: floor of each reference on an expression plate (plate
+    unit; 0 = none); ``fusion_scale``: NCN per this many reference copies (EAC x100);
+    ``use_out_of_range``: use extrapolated quantities above the top standard (flagged);
+    ``rt_sd_log2``: SD (log2) of a gene's level between cDNA preparations of one RNA;
+    ``reference_max_disagreement``: fold by which a reference's share may differ between
+    fractions. Not from the config: ``rt_df`` (degrees of freedom of ``rt_sd_log2``, set by
+    :func:`sortpcr.normalise.normalise_patient` when it estimates it) and ``fractions``.
+    """
+
+    reference_genes: tuple[str, ...]
+    fusion_targets: tuple[str, ...]
+    gus_copies_min: float
+    reference_min: float
+    fusion_scale: float
+    use_out_of_range: bool
+    rt_sd_log2: float
+    reference_max_disagreement: float
+    rt_df: float = math.inf
+    fractions: tuple[str, ...] = ("CD34pos", "CD34neg")
+
+    @property
+    def reference_gene(self) -> str:
+        """The first reference gene (the study's GUS)."""
+        return self.reference_genes[0]
+
+    @property
+    def reference_label(self) -> str:
+        return "+".join(self.reference_genes)
+
+    @classmethod
+    def from_config(
+        cls,
+        qpcr: Mapping[str, Any],
+        normalisation: Mapping[str, Any],
+        classification: Mapping[str, Any],
+    ) -> NormaliseSettings:
+        """Build from the schema-validated sections. ``qpcr.reference_genes`` wins over the
+        older ``qpcr.reference_gene`` (the schema requires one of them)."""
+        genes = qpcr["reference_genes"] if "reference_genes" in qpcr else [qpcr["reference_gene"]]
+        return cls(
+            reference_genes=tuple(str(g) for g in genes),
+            fusion_targets=tuple(str(t) for t in qpcr["copy_targets"]),
+            gus_copies_min=float(normalisation["gus_copies_min"]),
+            reference_min=float(normalisation["reference_min"]),
+            fusion_scale=float(normalisation["fusion_scale"]),
+            use_out_of_range=bool(classification["use_out_of_range"]),
+            rt_sd_log2=float(qpcr["rt_sd_log2"]),
+            reference_max_disagreement=float(qpcr["reference_max_disagreement"]),
         )

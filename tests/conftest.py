@@ -118,6 +118,17 @@ def flowqc_settings(gating=None, qc=None):
     return FlowQCSettings.from_config(config["gating"], config["qc"])
 
 
+def normalise_settings(**sections):
+    """NormaliseSettings of the shipped, validated config; ``sections``: section name ->
+    keys to change, e.g. ``qpcr={"rt_sd_log2": 0.5}``."""
+    from sortpcr.settings import NormaliseSettings
+
+    config = validated_config(**sections)
+    return NormaliseSettings.from_config(
+        config["qpcr"], config["normalisation"], config["classification"]
+    )
+
+
 def load_cohort_spec():
     """The demo cohort's specification (``resources/demo/cohort_spec.py``) as a module."""
     import importlib

@@ -31,6 +31,7 @@ from tests.conftest import (
     classify_settings,
     fresh_python,
     load_cohort_spec,
+    normalise_settings,
     validated_config,
 )
 
@@ -84,7 +85,7 @@ def expression_for(
         flow_rows(patient) if flow is None else flow,
         curves=curves,
     )
-    return normalise_patient(pairs)
+    return normalise_patient(pairs, normalise_settings())
 
 
 def simple(gene_values, gus=(0.1, 0.1), se=(0.03, 0.04), **kwargs):
@@ -348,7 +349,9 @@ def test_positive_not_quantifiable_fusion_has_no_number_and_no_fold():
           "qpcr_sample": f"P01_{f}"} for f in ("CD34pos", "CD34neg")]
     )  # fmt: skip
     pairs = pair_patient("P01", units, {"F1": pd.DataFrame(rows)}, flow_rows("P01"))
-    fusion = classify_frames(normalise_patient(pairs), "BCP").fusion.set_index("fraction")
+    fusion = classify_frames(
+        normalise_patient(pairs, normalise_settings()), "BCP"
+    ).fusion.set_index("fraction")
     neg = fusion.loc["CD34neg"]
     assert neg.eac_class == "positive_not_quantifiable"
     assert math.isnan(neg.value) and neg.detection_limit == pytest.approx(0.04)
@@ -432,7 +435,9 @@ def test_spec_truth_gives_table2():
     for row in spec.PATIENTS:
         patient = str(row["patient"])
         pairs = pair_patient(patient, units_table, quantities, flow)
-        result = classify_frames(normalise_patient(pairs), str(row["lineage"]))
+        result = classify_frames(
+            normalise_patient(pairs, normalise_settings()), str(row["lineage"])
+        )
         groups[patient] = result.group.iloc[0].group
         symbols = {"CD34pos_higher": "pos", "CD34neg_higher": "neg", "no_difference": "-"}
         calls = {r.gene: symbols[r.call] for r in result.calls.itertuples()}
@@ -456,7 +461,9 @@ def test_reference_disagreement_stars_the_group():
                       "plate": "E1", "qpcr_sample": fraction})  # fmt: skip
         rows += [qrow(t, fraction, q, se, st) for t, q, se, st in targets]
     pairs = pair_patient("P01", pd.DataFrame(units), {"E1": pd.DataFrame(rows)}, flow_rows("P01"))
-    table = normalise_patient(pairs, {"qpcr": {"reference_genes": ["GUS", "ABL1", "B2M"]}})
+    table = normalise_patient(
+        pairs, normalise_settings(qpcr={"reference_genes": ["GUS", "ABL1", "B2M"]})
+    )
     result = classify_frames(table, "BCP", classify_settings(genes=["MDR1"]))
     # MDR1 / geometric mean: CD34pos 0.5 / 0.158740, CD34neg 0.5 / 0.1 -> fold 0.63: no call
     assert call_of(result, "MDR1").call == "no_difference"

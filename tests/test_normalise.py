@@ -10,9 +10,12 @@ import math
 
 import pandas as pd
 import pytest
+from snakemake.utils import validate
 
-from sortpcr.normalise import NormaliseSettings, combine_log10, normalise_patient, ratio_log10_se
+from sortpcr.normalise import combine_log10, normalise_patient, ratio_log10_se
 from sortpcr.pairing import PAIR_COLUMNS, pair_patient
+from sortpcr.settings import NormaliseSettings
+from tests.conftest import ROOT, normalise_settings, validated_config
 
 NA = math.nan
 
@@ -77,7 +80,7 @@ def run(quantities, plates=None, flow=None, settings=None, curves=None):
     tables = {p: pd.DataFrame(rows) for p, rows in quantities.items()}
     pairs = pair_patient("P01", units_for(plates), tables, flow_rows() if flow is None else flow,
                          curves=curves)  # fmt: skip
-    return pd.DataFrame(normalise_patient(pairs, settings))
+    return pd.DataFrame(normalise_patient(pairs, normalise_settings(**(settings or {}))))
 
 
 def one(table, fraction, gene, plate):
@@ -348,7 +351,7 @@ def test_pairing_missing_sample_and_flow_verdicts():
     assert set(present.presort_status) == {"pass"}
     assert present.purity.iloc[0] == 0.99
     # and normalisation says why
-    table = pd.DataFrame(normalise_patient(pairs, NormaliseSettings()))  # a DataFrame as input
+    table = pd.DataFrame(normalise_patient(pairs, normalise_settings()))  # a DataFrame as input
     neg = one(table, "CD34neg", "BCL2", "E1")
     assert neg.status == "not_evaluable" and "P01neg" in neg.reason
 
@@ -423,10 +426,33 @@ def test_a_reference_gene_missing_on_the_plate_or_no_reference_is_not_evaluable(
 
 
 def test_old_reference_gene_setting_still_works():
-    settings = NormaliseSettings.from_config({"qpcr": {"reference_gene": "ABL1"}})
+    config = validated_config()
+    old = {k: v for k, v in config["qpcr"].items() if k != "reference_genes"}
+    old["reference_gene"] = "ABL1"
+    validate({**config, "qpcr": old}, str(ROOT / "config" / "schemas" / "config.schema.yaml"))
+    settings = NormaliseSettings.from_config(old, config["normalisation"], config["classification"])
     assert settings.reference_genes == ("ABL1",) and settings.reference_gene == "ABL1"
-    both = NormaliseSettings.from_config({"qpcr": {"reference_genes": ["GUS", "B2M"]}})
+    both = normalise_settings(qpcr={"reference_genes": ["GUS", "B2M"], "reference_gene": "X"})
     assert both.reference_genes == ("GUS", "B2M")
+    del old["reference_gene"]  # neither form: the schema refuses the config
+    with pytest.raises(Exception, match="reference_gene"):
+        validate({**config, "qpcr": old}, str(ROOT / "config" / "schemas" / "config.schema.yaml"))
+
+
+def test_schema_fills_the_normalisation_defaults():
+    config = validated_config()
+    del config["normalisation"], config["qpcr"]["copy_targets"]
+    validate(config, str(ROOT / "config" / "schemas" / "config.schema.yaml"))
+    settings = NormaliseSettings.from_config(
+        config["qpcr"], config["normalisation"], config["classification"]
+    )
+    assert settings == normalise_settings()
+    assert (settings.gus_copies_min, settings.fusion_scale, settings.reference_min) == (
+        10000.0,
+        100.0,
+        0.0,
+    )
+    assert settings.fusion_targets == ("TEL-AML1",)
 
 
 def test_genorm_m_and_pairwise_v_by_hand():
@@ -472,7 +498,7 @@ def test_rt_sd_estimated_from_two_cdna_preparations_by_hand():
                           "plate": plate, "cdna": prep,
                           "qpcr_sample": f"P01{fraction[4:]}"})  # fmt: skip
     pairs = pair_patient("P01", pd.DataFrame(units), quantities, flow_rows())
-    table = pd.DataFrame(normalise_patient(pairs))
+    table = pd.DataFrame(normalise_patient(pairs, normalise_settings()))
     row = one(table, "CD34pos", "MDR1", "A")
     assert row.rt_sd_log2 == pytest.approx(0.05 / math.log10(2))
     # the ratio's RT: target and GUS, 0.05 log10 each -> SE sqrt(2) x 0.05, 2 df
@@ -485,7 +511,8 @@ def test_rt_sd_estimated_from_two_cdna_preparations_by_hand():
     assert combined.log10_se == pytest.approx(0.05) and combined.tau2 == pytest.approx(0.0)
     # one preparation only: nothing to estimate, nothing added
     single = pd.DataFrame(normalise_patient(pair_patient(
-        "P01", pd.DataFrame(units).assign(cdna="c1"), quantities, flow_rows())))  # fmt: skip
+        "P01", pd.DataFrame(units).assign(cdna="c1"), quantities, flow_rows()),
+        normalise_settings()))  # fmt: skip
     assert one(single, "CD34pos", "MDR1", "A").rt_sd_log2 == 0.0
 
 

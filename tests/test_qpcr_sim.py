@@ -14,7 +14,7 @@ import pytest
 from sortpcr.qpcr.curves import fit_curves
 from sortpcr.qpcr.quantify import quantify
 from sortpcr.qpcr.readers import read_plate
-from tests.conftest import qpcr_settings
+from tests.conftest import normalise_settings, qpcr_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "resources" / "demo"))
@@ -228,7 +228,7 @@ def test_generated_cohort_with_three_reference_genes(tmp_path):
     curves, _ = fit_curves(wells, settings)
     assert {c["status"] for c in curves} == {"pass"}
     quantities = {"R1": quantify(wells, curves, settings)[0]}
-    config = {"qpcr": {"reference_genes": ["GUS", "ABL1", "B2M"]}}
+    config = normalise_settings(qpcr={"reference_genes": ["GUS", "ABL1", "B2M"]})
     flagged, shares = {}, {}
     for patient in ("P01", "P02", "P03"):
         units = [{"patient": patient, "fraction": f"CD34{f}", "sorted_fcs": "x", "plate": "R1",

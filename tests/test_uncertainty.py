@@ -22,7 +22,7 @@ from sortpcr.uncertainty import (
     variance,
     welch_satterthwaite,
 )
-from tests.conftest import classify_settings, qpcr_settings
+from tests.conftest import classify_settings, normalise_settings, qpcr_settings
 
 SETTINGS = qpcr_settings()
 
@@ -161,7 +161,7 @@ def test_fold_interval_through_normalise_and_classify_uses_the_shared_curve():
         fraction = "CD34pos" if r["sample"] == "pos" else "CD34neg"
         pairs.append(dict(r, patient="P01", fraction=fraction, flow_status="pass",
                           presort_status="pass"))  # fmt: skip
-    expression = normalise_patient(pairs)
+    expression = normalise_patient(pairs, normalise_settings())
     calls = classify_patient(expression, "BCP", classify_settings(genes=["MDR1"]))
     (call,) = calls.calls
     # GUS is equal in both fractions (same wells): its replicate terms differ (two samples),

@@ -353,24 +353,26 @@ def run_pipeline(plates: Iterable[Plate], config: Mapping[str, Any]) -> list[dic
     two plates is paired with both, as two rows of units.tsv per fraction).
 
     Settings as the rules pass them: ``qpcr`` section to fit_curves / quantify, the whole
-    config to normalise (``NormaliseSettings.from_config``), the ``classification`` section
+    ``qpcr``, ``normalisation`` and ``classification`` sections to normalise
+    (``NormaliseSettings.from_config``), the ``classification`` section
     to classify (``ClassifySettings.from_config``). Returns the call rows of every patient.
     """
     from sortpcr.classify import CALL_COLUMNS, classify_patient
     from sortpcr.normalise import (
         EXPRESSION_COLUMNS,
         EXTRA_COLUMNS,
-        NormaliseSettings,
         normalise_patient,
     )
     from sortpcr.pairing import PAIR_COLUMNS, pair_patient
     from sortpcr.qpcr.curves import CURVE_COLUMNS, fit_curves
     from sortpcr.qpcr.quantify import QUANTITY_COLUMNS, quantify
     from sortpcr.qpcr.readers import COLUMNS
-    from sortpcr.settings import ClassifySettings
+    from sortpcr.settings import ClassifySettings, NormaliseSettings
 
     qpcr = dict(config["qpcr"])
-    norm_settings = NormaliseSettings.from_config(config)
+    norm_settings = NormaliseSettings.from_config(
+        config["qpcr"], config["normalisation"], config["classification"]
+    )
     class_settings = ClassifySettings.from_config(config["classification"])
     calls: list[dict[str, Any]] = []
     tables: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}

@@ -1,6 +1,7 @@
 # Configuration, sample sheets and shared helpers. All problems in the config and the three
 # sheets are collected and reported together before any job is planned.
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -70,8 +71,11 @@ def flow_inputs(wildcards):
 
 
 def gate_mem_mb(wildcards, input):
-    """resources: a gating job's memory from the size of its FCS files (sortpcr.runner)."""
-    return gating_memory_mb(input.size_mb)
+    """resources: a gating job's memory from the size of its FCS files (sortpcr.runner).
+
+    Sizes are read with os.path, not `input.size_mb`: in `snakemake --report` that property
+    leaves an un-awaited coroutine behind (a RuntimeWarning per patient)."""
+    return gating_memory_mb(sum(os.path.getsize(f) for f in input) / 2**20)
 
 
 def all_flow_inputs():

@@ -57,6 +57,7 @@ from .gating import (
     GatingResult,
     Strategy,
     applied_gatingml,
+    check_gate_ids,
     evaluate,
     load_strategy,
     require_gates,
@@ -257,14 +258,7 @@ def _analyse_file(
         info["error"] = _file_error(label, err)
         return info, None, None
     needed = [cfg.blast_gate, *cfg.fraction_gates.values()]
-    missing = [g for g in needed if g not in result.memberships]
-    if missing:
-        raise GatingError(
-            strategy.path,
-            f"gate ID(s) {', '.join(missing)} named in the configuration are not in the "
-            f"strategy for {label}; it defines: {', '.join(result.memberships)}",
-            "gate IDs",
-        )
+    check_gate_ids(strategy.path, needed, list(result.memberships), f"the configuration ({label})")
     info["ok"] = True
     info["counts"] = dict(result.counts)
     info["gate_paths"] = {g: "/".join(p) for g, p in result.gate_paths.items()}

@@ -355,3 +355,15 @@ def test_raw_space_bounds_equal_full_transform(demo_files, monkeypatch) -> None:
     for gate, members in full.memberships.items():
         np.testing.assert_array_equal(fast.memberships[gate], members, err_msg=gate)
     assert 0 < fast.counts["CD34pos"] < fast.counts["Blasts"]
+
+
+def test_check_gate_ids_names_every_missing_id_and_the_defined_ones():
+    from sortpcr.errors import GatingError
+    from sortpcr.gating import check_gate_ids
+
+    check_gate_ids("s.xml", ["Blasts"], ["Cells", "Blasts"], "the configuration")  # no error
+    with pytest.raises(GatingError) as info:
+        check_gate_ids("s.xml", ["Blasts", "CD34pos", "Cells"], ["Cells", "P4"], "the config")
+    text = str(info.value)
+    assert "'Blasts', 'CD34pos' named in the config are not in the strategy" in text
+    assert "it defines: Cells, P4" in text

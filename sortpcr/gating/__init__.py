@@ -32,6 +32,7 @@ from .model import (
     Strategy,
     Transform,
     ValleySearch,
+    check_gate_ids,
     require_gates,
 )
 from .transforms import inverse_values, transform_values
@@ -60,6 +61,7 @@ __all__ = [
     "inverse_values",
     "load_strategy",
     "read_xml_safely",
+    "check_gate_ids",
     "require_gates",
     "transform_values",
 ]

@@ -14,7 +14,7 @@ the IDs that exist (:func:`require_gates`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -244,16 +244,24 @@ def _result(strategy_path: str, fcs: FCSData, members: dict, parents: dict, path
 def require_gates(strategy: Strategy, gate_ids: Iterable[str], what: str = "configuration") -> None:
     """Every gate ID the configuration names must exist; else GatingError listing them all.
 
-    For a FlowJo workspace the gates are per sample: this check is made by
-    :func:`evaluate` on the sample's gates.
+    For a FlowJo workspace or a Diva experiment the gates are per sample / tube: the caller
+    checks them on the sample's gating result with :func:`check_gate_ids`.
     """
     if strategy.kind in ("flowjo", "diva"):  # gates per sample / per Diva tube
         return
-    missing = [g for g in gate_ids if g not in strategy.gates]
+    check_gate_ids(strategy.path, gate_ids, list(strategy.gates), f"the {what}")
+
+
+def check_gate_ids(
+    path: str | None, gate_ids: Iterable[str], defined: Sequence[str], named_in: str
+) -> None:
+    """GatingError naming every ID of ``gate_ids`` not in ``defined`` (the strategy's gate
+    IDs, in order), and listing the IDs it does define; ``named_in`` says who asked."""
+    missing = [g for g in gate_ids if g not in defined]
     if missing:
         raise GatingError(
-            strategy.path,
-            f"gate ID(s) {', '.join(repr(m) for m in missing)} named in the {what} are not in "
-            f"the strategy; it defines: {', '.join(strategy.gates)}",
+            path,
+            f"gate ID(s) {', '.join(repr(m) for m in missing)} named in {named_in} are not in "
+            f"the strategy; it defines: {', '.join(defined)}",
             "gate IDs",
         )

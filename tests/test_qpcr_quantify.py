@@ -357,3 +357,13 @@ def test_plate_jobs_import_neither_pandas_nor_scipy_stats():
         """
     )
     assert fresh_python(code).split("\n")[:3] == ["False", "ok", "[]"]
+
+
+def test_ct_min_floor_is_strict_beside_the_threshold():
+    # qpcr.ct_min = 5: a Ct of 4.99 is an artefact; 5.00 is a measured Ct (here an outlier
+    # of its triplicate, dropped by the replicate rule, not by the floor)
+    wells = plate(("A", [4.99, 26.6, 26.7]), ("B", [5.0, 26.6, 26.7]))
+    _, qc, _ = run(wells)
+    exclusion = dict(zip(qc["ct"], qc["exclusion"], strict=True))
+    assert exclusion[4.99].startswith("implausible Ct 4.99 < 5")
+    assert exclusion[5.0].startswith("outlier")

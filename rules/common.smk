@@ -149,11 +149,6 @@ def samples_records():
     return SHEETS.samples[columns].to_dict("records")
 
 
-def qpcr_settings():
-    """The qpcr section with the reference gene, as the qPCR steps take it."""
-    return config["qpcr"]
-
-
 def final_outputs():
     """Everything `snakemake` builds by default."""
     return [

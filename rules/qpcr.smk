@@ -23,7 +23,7 @@ rule read_plate:
         format=lambda wildcards: plate_row(wildcards.plate)["format"],
         unit=lambda wildcards: plate_row(wildcards.plate)["unit"],
         label=lambda wildcards: plate_row(wildcards.plate)["path_label"],
-        qpcr=qpcr_settings(),
+        qpcr=config["qpcr"],
     script:
         "../scripts/read_plate.py"
 
@@ -47,7 +47,7 @@ rule fit_curves:
         runtime=5,
     params:
         code=code_version("scripts/fit_curves.py"),
-        qpcr=qpcr_settings(),
+        qpcr=config["qpcr"],
     script:
         "../scripts/fit_curves.py"
 
@@ -80,7 +80,7 @@ rule quantify:
         runtime=5,
     params:
         code=code_version("scripts/quantify.py"),
-        qpcr=qpcr_settings(),
+        qpcr=config["qpcr"],
     script:
         "../scripts/quantify.py"
 

@@ -10,6 +10,7 @@ from sortpcr.qpcr.quantify import QUANTITY_COLUMNS, quantify  # noqa: E402
 from sortpcr.qpcr.readers import COLUMNS  # noqa: E402
 from sortpcr.qpcr.replicates import QC_COLUMNS  # noqa: E402
 from sortpcr.runner import run_step  # noqa: E402
+from sortpcr.settings import QpcrSettings  # noqa: E402
 
 sm = snakemake  # noqa: F821
 
@@ -18,7 +19,9 @@ def main(log):
     from sortpcr.plots.qpcr import plot_plate
 
     curves = read_records(sm.input.curves)
-    quantities, wells_qc, decisions = quantify(read_records(sm.input.wells), curves, sm.params.qpcr)
+    quantities, wells_qc, decisions = quantify(
+        read_records(sm.input.wells), curves, QpcrSettings.from_config(sm.params.qpcr)
+    )
     for line in decisions:
         log.info(line)
     write_records(sm.output.quantities, quantities, QUANTITY_COLUMNS)

@@ -8,20 +8,19 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 from sortpcr.io import write_records  # noqa: E402
 from sortpcr.qpcr.readers import COLUMNS, read_plate_records  # noqa: E402
 from sortpcr.runner import run_step  # noqa: E402
+from sortpcr.settings import QpcrSettings  # noqa: E402
 
 sm = snakemake  # noqa: F821
 
 
 def main(log):
-    settings = dict(sm.params.qpcr)
-    if sm.params.unit:
-        settings["unit"] = sm.params.unit
     wells = read_plate_records(
         sm.input.export,
         plate=sm.wildcards.plate,
         fmt=sm.params.format or None,
-        settings=settings,
+        settings=QpcrSettings.from_config(sm.params.qpcr),
         layout=sm.input.get("layout"),
+        unit=sm.params.unit or "",
     )
     log.info("%s: %d wells from %s", sm.wildcards.plate, len(wells), sm.params.label)
     write_records(sm.output[0], wells, COLUMNS)

@@ -137,3 +137,107 @@ class NormaliseSettings:
             rt_sd_log2=float(qpcr["rt_sd_log2"]),
             reference_max_disagreement=float(qpcr["reference_max_disagreement"]),
         )
+
+
+@dataclass(frozen=True)
+class CurveRules:
+    """Acceptance of one kind of standard curve (``qpcr.curves.relative`` or ``.copies``).
+
+    ``min_points``: used standard wells; ``min_levels``: dilution levels with a used well;
+    ``r2_min``: coefficient of determination (0-1). ``relative`` (IM-9 dilutions) is judged
+    on ``efficiency_min`` / ``efficiency_max`` (fraction, 1.0 = 100 %), ``copies`` (plasmid
+    standards) on ``slope_min`` / ``slope_max`` (cycles per log10 copies). A limit the
+    config leaves out is None: not checked.
+    """
+
+    min_points: int
+    min_levels: int
+    r2_min: float | None
+    efficiency_min: float | None = None
+    efficiency_max: float | None = None
+    slope_min: float | None = None
+    slope_max: float | None = None
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], limits: tuple[str, str]) -> CurveRules:
+        """Build from one schema-validated ``qpcr.curves.<unit>`` section; ``limits``: the
+        names of its two bounds (``efficiency_min``/``_max`` or ``slope_min``/``_max``)."""
+
+        def bound(key: str) -> float | None:
+            value = section.get(key)
+            return None if value is None else float(value)
+
+        return cls(
+            min_points=int(section["min_points"]),
+            min_levels=int(section["min_levels"]),
+            r2_min=bound("r2_min"),
+            **{key: bound(key) for key in limits},
+        )
+
+
+@dataclass(frozen=True)
+class QpcrSettings:
+    """Settings of the qPCR steps: read a plate, fit its curves, quantify (config section
+    ``qpcr``).
+
+    Reading: ``target_aliases`` (canonical target -> names it may have on a plate, matched
+    without case); ``identifier_regex`` (iCycler/MyiQ ``Identifier`` -> named groups
+    ``target`` and ``sample``); ``copy_targets`` (a plate carrying one is in copies);
+    ``ct_max`` (a Ct at or above it is undetermined, cycles).
+    Curves: ``curve_ci_level`` (level of the efficiency interval, 0-1); ``curves``: unit
+    (``relative``, ``copies``) -> :class:`CurveRules`.
+    Replicates and quantities: ``ct_min`` (a Ct below it is implausible, cycles);
+    ``outlier_ct`` (replicate tolerance, cycles); ``discordant`` (``keep_earlier`` or
+    ``not_evaluable``); ``poisson_copies_max`` (copy standards below it get a Poisson-widened
+    tolerance, copies); ``ntc_policy`` (``flag`` or ``invalidate``); ``range_ct_tolerance``
+    (cycles beyond the standards' Ct span before a sample is out of range).
+    """
+
+    target_aliases: dict[str, tuple[str, ...]]
+    identifier_regex: str
+    copy_targets: tuple[str, ...]
+    ct_max: float
+    ct_min: float
+    curve_ci_level: float
+    curves: dict[str, CurveRules]
+    outlier_ct: float
+    discordant: str
+    poisson_copies_max: float
+    ntc_policy: str
+    range_ct_tolerance: float
+
+    @property
+    def alias_map(self) -> dict[str, str]:
+        """Any name of a target (lower case, stripped) -> its canonical name."""
+        out: dict[str, str] = {}
+        for canonical, aliases in self.target_aliases.items():
+            out[canonical.strip().lower()] = canonical
+            for alias in aliases:
+                out[alias.strip().lower()] = canonical
+        return out
+
+    @classmethod
+    def from_config(cls, qpcr: Mapping[str, Any]) -> QpcrSettings:
+        """Build from the schema-validated ``qpcr`` section."""
+        curves, replicates = qpcr["curves"], qpcr["replicates"]
+        return cls(
+            target_aliases={
+                str(k): tuple(str(a) for a in v or ()) for k, v in qpcr["target_aliases"].items()
+            },
+            identifier_regex=str(qpcr["identifier_regex"]),
+            copy_targets=tuple(str(t) for t in qpcr["copy_targets"]),
+            ct_max=float(qpcr["ct_max"]),
+            ct_min=float(qpcr["ct_min"]),
+            curve_ci_level=float(curves["ci_level"]),
+            curves={
+                "relative": CurveRules.from_config(
+                    curves["relative"], ("efficiency_min", "efficiency_max")
+                ),
+                "copies": CurveRules.from_config(curves["copies"], ("slope_min", "slope_max")),
+            },
+            outlier_ct=float(replicates["outlier_ct"]),
+            discordant=str(replicates["discordant"]),
+            poisson_copies_max=float(replicates["poisson_copies_max"]),
+            ntc_policy=str(qpcr["ntc_policy"]),
+            range_ct_tolerance=float(qpcr["range_ct_tolerance"]),
+        )

@@ -82,13 +82,6 @@ def demo_copy(demo_run, tmp_path) -> Path:
     return dest
 
 
-def qpcr_settings() -> dict:
-    """The shipped ``qpcr`` section of config/config.yaml (a fresh copy per call)."""
-    import yaml
-
-    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["qpcr"]
-
-
 def validated_config(**sections) -> dict:
     """config/config.yaml after the schema's ``validate`` (as the Snakefile runs it: ranges
     and enums checked, defaults filled in). ``sections``: section name -> keys to change
@@ -101,6 +94,26 @@ def validated_config(**sections) -> dict:
         config[name] = {**config.get(name, {}), **changes}
     validate(config, str(ROOT / "config" / "schemas" / "config.schema.yaml"))
     return config
+
+
+def qpcr_settings(**changes):
+    """QpcrSettings of the shipped, validated config with ``changes`` to its ``qpcr`` section
+    (a nested section such as ``replicates`` is replaced whole; the schema fills the rest)."""
+    from sortpcr.settings import QpcrSettings
+
+    return QpcrSettings.from_config(validated_config(qpcr=changes)["qpcr"])
+
+
+def qpcr_settings_source() -> str:
+    """Python source that binds ``settings`` as a qPCR job builds it (QpcrSettings from the
+    validated ``qpcr`` section its params hold), for code run by :func:`fresh_python`."""
+    import json
+
+    section = json.dumps(validated_config()["qpcr"])
+    return (
+        "import json\nfrom sortpcr.settings import QpcrSettings\n"
+        f"settings = QpcrSettings.from_config(json.loads({section!r}))\n"
+    )
 
 
 def classify_settings(**changes):

@@ -22,6 +22,7 @@ import re
 import shutil
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ from sortpcr.pairing import pair_patient
 from sortpcr.qpcr.curves import fit_curves
 from sortpcr.qpcr.quantify import quantify
 from sortpcr.qpcr.readers import read_plate
-from sortpcr.settings import FlowQCSettings
+from sortpcr.settings import FlowQCSettings, QpcrSettings
 from sortpcr.sheets import load as load_sheets
 from tests.conftest import snakemake
 from tests.fuzzkit import (
@@ -65,7 +66,7 @@ sys.path.insert(0, str(ROOT / "resources" / "demo"))
 from fcswrite import Channel, build_fcs  # noqa: E402
 
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-QPCR = CONFIG["qpcr"]
+QPCR = QpcrSettings.from_config(CONFIG["qpcr"])
 STYLES = sorted(STYLE_FILE)
 
 
@@ -705,7 +706,7 @@ def test_rdml_standard_with_infinite_quantity_has_no_quantity(tmp_path):
     [("(", "is not a regular expression"), (r"^(?P<x>.*)$", "lacks the named group(s)")],
 )
 def test_identifier_regex_that_cannot_work_is_a_config_error(regex, words, tmp_path):
-    _, call = plate(tmp_path, demo_export(), settings=dict(QPCR, identifier_regex=regex))
+    _, call = plate(tmp_path, demo_export(), settings=replace(QPCR, identifier_regex=regex))
     raises_named(QPCRFormatError, None, "config qpcr.identifier_regex: ", words, call=call)
 
 

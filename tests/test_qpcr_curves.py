@@ -257,3 +257,36 @@ def test_limits_of_quantification_and_detection():
     assert (row.loq, row.loq_ct) == (0.1, 23.4)
     assert row.ct_top == 20.0
     assert row.range_low == 0.001  # levels with a used well still enter the fit
+
+
+def test_qpcr_settings_come_from_the_schema_defaults():
+    """A config whose qpcr section names only its reference gene gets the shipped values
+    from the schema (written there once); config.yaml states the same values, so the two
+    cannot drift apart; a limit set to null is not checked."""
+    import yaml
+    from snakemake.utils import validate
+
+    from sortpcr.settings import QpcrSettings
+
+    root = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    shipped = dict(config["qpcr"])
+    config["qpcr"] = {"reference_genes": ["GUS"]}
+    validate(config, str(root / "config" / "schemas" / "config.schema.yaml"))
+    bare = QpcrSettings.from_config(config["qpcr"])
+    assert bare.target_aliases == {}
+    assert bare == QpcrSettings.from_config({**shipped, "target_aliases": {}})
+    assert (bare.ct_min, bare.ct_max, bare.outlier_ct, bare.ntc_policy) == (
+        5.0,
+        40.0,
+        1.0,
+        "invalidate",
+    )
+    assert bare.curves["copies"].slope_min == -3.9 and bare.curves["copies"].efficiency_min is None
+
+    # efficiency 216 % fails the shipped rule and passes once the upper limit is null
+    steep = standards("GUS", [1, 10, 100, 1000], [30.0, 28.0, 26.0, 24.0])
+    assert fit_curves(steep, SETTINGS)[0][0]["reason"] == "efficiency 216.2% above 110%"
+    lenient = qpcr_settings(curves={"relative": {"efficiency_max": None}})
+    assert lenient.curves["relative"].efficiency_min == 0.90  # the rest from the schema
+    assert fit_curves(steep, lenient)[0][0]["status"] == "pass"

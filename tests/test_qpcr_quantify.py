@@ -19,7 +19,7 @@ from sortpcr.qpcr.curves import CURVE_COLUMNS, fit_curves
 from sortpcr.qpcr.quantify import QUANTITY_COLUMNS, log10_se, quantify
 from sortpcr.qpcr.readers import COLUMNS
 from sortpcr.qpcr.replicates import QC_COLUMNS
-from tests.conftest import fresh_python, qpcr_settings
+from tests.conftest import fresh_python, qpcr_settings, qpcr_settings_source, validated_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,7 @@ def plate(*unknowns, ntc=(("GUS", NA),), target="GUS", std=True):
 
 
 def run(wells, **overrides):
-    settings = {**SETTINGS, **overrides}
+    settings = qpcr_settings(**overrides)
     curves, _ = fit_curves(wells, settings)
     q, qc, log = quantify(wells, curves, settings)
     return pd.DataFrame(q, columns=QUANTITY_COLUMNS).set_index("sample"), pd.DataFrame(qc), log
@@ -211,9 +211,10 @@ def test_failed_or_missing_curve_is_not_evaluable():
     assert q.loc["S1"].reason == "no standard curve for GUS on plate P1"
 
 
-def test_bad_ntc_policy_is_refused():
-    with pytest.raises(ValueError, match="ntc_policy"):
-        run(plate(("S1", [26.6])), ntc_policy="ignore")
+def test_bad_ntc_policy_is_refused_by_the_schema():
+    """The enum is checked once, by the config schema, before any job runs."""
+    with pytest.raises(Exception, match="ntc_policy"):
+        validated_config(qpcr={"ntc_policy": "ignore"})
 
 
 def test_implausible_ct_is_not_used_and_an_ntc_artefact_does_not_invalidate():
@@ -350,12 +351,13 @@ def test_plate_jobs_import_neither_pandas_nor_scipy_stats():
                  quantity=10.0**i, **well)
             for i in range(4)
         ] + [dict(well="B01", sample="S1", role="unknown", ct=25.0, quantity=None, **well)]
-        curves, _ = fit_curves(wells, {})
-        quantities, _, _ = quantify(wells, curves, {})
+        curves, _ = fit_curves(wells, settings)
+        quantities, _, _ = quantify(wells, curves, settings)
         print(quantities[0]["status"])
         print(sorted(m for m in ("pandas", "scipy.stats") if m in sys.modules))
         """
     )
+    code = qpcr_settings_source() + code  # sortpcr.settings imports no numpy
     assert fresh_python(code).split("\n")[:3] == ["False", "ok", "[]"]
 
 

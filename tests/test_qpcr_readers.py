@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -26,24 +27,21 @@ from sortpcr.qpcr.readers import (
     read_plate,
     read_plate_records,
 )
-from tests.conftest import fresh_python
+from tests.conftest import fresh_python, qpcr_settings, qpcr_settings_source
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 QPCR = SHARED / "qpcr"
 
-SETTINGS = {
-    "target_aliases": {
+SETTINGS = qpcr_settings(
+    target_aliases={
         "BCL2": ["BCL-2", "BCL2", "bcl2", "Bcl-2"],
         "MDR1": ["MDR1", "ABCB1"],
         "LRP": ["LRP", "MVP"],
         "BCRP": ["BCRP", "ABCG2"],
         "GUS": ["GUS", "GUSB", "GUS-B"],
         "TEL-AML1": ["TEL-AML1", "ETV6-RUNX1", "TELAML1", "TEL_AML1"],
-    },
-    "identifier_regex": r"^(?P<target>[^_]+)_(?P<sample>.+)$",
-    "copy_targets": ["TEL-AML1"],
-    "ct_max": 40.0,
-}
+    }
+)
 
 ICYCLER_HEADER = (
     ",Well,Fluor,Type,Identifier,Replicate #,Threshold Cycle (Ct),Ct Mean,Ct Std. Dev,"
@@ -115,7 +113,7 @@ def test_myiq_overflow_needs_identifier_regex():
     msg = str(err.value)
     assert path.name in msg and "line 2, well A01" in msg and "'CT-Cont'" in msg
     assert "identifier_regex" in msg
-    settings = dict(SETTINGS, identifier_regex=r"^(?P<target>[A-Za-z]+)-(?P<sample>.+)$")
+    settings = replace(SETTINGS, identifier_regex=r"^(?P<target>[A-Za-z]+)-(?P<sample>.+)$")
     t = read_plate(path, "OVF", "icycler", settings)
     assert len(t) == 70
     assert set(t["role"]) == {"unknown"}
@@ -316,9 +314,7 @@ def test_generic_and_copies_unit(tmp_path):
     assert list(t["target"]) == ["TEL-AML1", "TEL-AML1", "GUS", "GUS"]
     assert set(t["unit"]) == {"copies"}
     assert t["quantity"].iloc[0] == 1e5
-    assert read_plate(path, "FUS", None, dict(SETTINGS, unit="relative"))["unit"].iloc[0] == (
-        "relative"
-    )
+    assert read_plate(path, "FUS", None, SETTINGS, unit="relative")["unit"].iloc[0] == ("relative")
 
 
 def test_cfx_xlsx(tmp_path):
@@ -460,7 +456,8 @@ def test_read_plate_job_path_does_not_import_pandas():
     code = (
         "import sys\n"
         "from sortpcr.qpcr.readers import read_plate_records\n"
-        f"rows = read_plate_records({str(export)!r}, 'EXPR01', 'icycler', {{}})\n"
+        + qpcr_settings_source()
+        + f"rows = read_plate_records({str(export)!r}, 'EXPR01', 'icycler', settings)\n"
         "assert rows and rows[0]['plate'] == 'EXPR01'\n"
         "print('pandas' in sys.modules)\n"
     )
@@ -641,9 +638,9 @@ def test_rdml_copy_unit_makes_the_plate_copies(tmp_path):
     path = rdml_plate(tmp_path, RDML_COPY_STANDARDS, RDML_REACTS)
     t = read_plate(path, "P", "rdml", SETTINGS)  # GUS alone: would be `relative`
     assert set(t["unit"]) == {"copies"}
-    assert read_plate(path, "P", "rdml", dict(SETTINGS, unit="copies"))["unit"].iloc[0] == "copies"
+    assert read_plate(path, "P", "rdml", SETTINGS, unit="copies")["unit"].iloc[0] == "copies"
     with pytest.raises(QPCRFormatError) as err:
-        read_plate(path, "P", "rdml", dict(SETTINGS, unit="relative"))
+        read_plate(path, "P", "rdml", SETTINGS, unit="relative")
     assert str(err.value) == (
         f"{path}: experiment 'exp', run 'run', react 1: plates.tsv gives this plate the unit "
         "'relative', but its standards' <quantity><unit> is 'cop' (copies); correct one of them"
@@ -668,7 +665,7 @@ def test_rdml_standard_without_quantity_names_the_rdml_element(tmp_path):
 # --------------------------------------- the dialect contract (issue 15): one file per format
 
 
-def _toy_read(path: Path, settings) -> list:
+def _toy_read(path: Path, settings, supplied) -> list:
     """A made-up instrument: ``TOY`` then ``well target sample role ct [quantity]`` lines."""
     from sortpcr.qpcr.readers.contract import at_line
 
@@ -708,7 +705,7 @@ def test_a_new_dialect_is_one_registry_record(tmp_path, monkeypatch):
     monkeypatch.setitem(DIALECTS, "toy", _toy())
     path = write(tmp_path, "run.toy", "TOY\nA1 GUSB P01 unknown 24.5\nB2 GUS - standard 20 1e3\n")
     assert detect_format(path) == "toy"
-    rows = read_plate_records(path, "T1", None, dict(SETTINGS, ct_max=22.0))
+    rows = read_plate_records(path, "T1", None, replace(SETTINGS, ct_max=22.0))
     assert [(r["well"], r["target"], r["role"], r["replicate_group"]) for r in rows] == [
         ("A01", "GUS", "unknown", "GUS|P01"),
         ("B02", "GUS", "standard", "GUS|std|1000"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -222,8 +223,8 @@ def test_generated_cohort_with_three_reference_genes(tmp_path):
         path, plate="R1", targets=targets, standards={t: IM9 for t in targets},
         samples=truth, unit="relative", replicates=2, seed=3, noise_sd=0.08,
     )  # fmt: skip
-    settings = {**SETTINGS, "target_aliases": {**SETTINGS["target_aliases"], "ABL1": ["ABL1"],
-                                               "B2M": ["B2M"]}}  # fmt: skip
+    aliases = {**SETTINGS.target_aliases, "ABL1": ("ABL1",), "B2M": ("B2M",)}
+    settings = replace(SETTINGS, target_aliases=aliases)
     wells = read_plate(path, "R1", None, settings)
     curves, _ = fit_curves(wells, settings)
     assert {c["status"] for c in curves} == {"pass"}

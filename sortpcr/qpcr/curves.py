@@ -20,7 +20,7 @@ Reported per curve (``curves.tsv``):
 - ``unit`` (``relative`` or ``copies``), ``status`` (``pass`` | ``fail``), ``reason``
 - ``ct_top``: the lowest Ct of a used well of the highest standard level (cycles); a sample
   is above the standards' range only when its mean Ct is below ``ct_top`` minus
-  ``qpcr.range_ct_tolerance`` (default 0 cycles), i.e. judged on the observed Ct span, so a
+  ``qpcr.range_ct_tolerance`` (shipped: 0 cycles), i.e. judged on the observed Ct span, so a
   sample at the top standard's own Ct is in range
 - limits: ``loq`` (the lowest standard level whose wells all amplified and were all used by
   the replicate rules) and ``loq_ct`` (the highest Ct of its wells); ``lod`` (the lowest
@@ -31,24 +31,27 @@ Reported per curve (``curves.tsv``):
   its degrees of freedom (:func:`sortpcr.qpcr.replicates.pooled_replicate_sd`, all replicate
   groups of the plate, standards and unknowns)
 
-Acceptance (``settings["curves"][unit]``): ``relative`` checks ``efficiency_min`` /
-``efficiency_max`` (0.90-1.10 by default: common practice; MIQE, Bustin 2009, asks that
-efficiency and R2 be reported and sets no threshold); ``copies`` checks ``slope_min`` /
-``slope_max`` (Ipsogen / EAC, Gabert 2003: -3.9 to -3.0); both check ``r2_min`` and
-``min_points`` (wells), and at least ``min_levels`` (default 3) dilution levels. A curve
+Acceptance (``settings.curves[unit]``, a :class:`~sortpcr.settings.CurveRules`): ``relative``
+checks ``efficiency_min`` / ``efficiency_max`` (shipped 0.90-1.10: common practice; MIQE,
+Bustin 2009, asks that efficiency and R2 be reported and sets no threshold); ``copies``
+checks ``slope_min`` / ``slope_max`` (Ipsogen / EAC, Gabert 2003: -3.9 to -3.0); both check
+``r2_min``, ``min_points`` (wells) and ``min_levels`` (dilution levels; shipped 3). A limit
+set to None is not checked. A curve
 whose standards are all undetermined or censored fails (too few levels).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sortpcr.io import Rows, as_records, cell_float, column_floats, group_rows, is_missing
-from sortpcr.qpcr.replicates import ct_floor, plausible_ct, pooled_replicate_sd, well_qc
+from sortpcr.qpcr.replicates import plausible_ct, pooled_replicate_sd, well_qc
+
+if TYPE_CHECKING:
+    from sortpcr.settings import CurveRules, QpcrSettings
 
 CURVE_COLUMNS = [
     "plate",
@@ -80,8 +83,6 @@ CURVE_COLUMNS = [
     "status",
     "reason",
 ]
-DEFAULT_CI_LEVEL = 0.95
-DEFAULT_MIN_LEVELS = 3
 
 
 def efficiency_from_slope(slope: float) -> float:
@@ -94,7 +95,7 @@ def efficiency_from_slope(slope: float) -> float:
     return 10.0 ** (-1.0 / slope) - 1.0
 
 
-def fit_line(log10q: Any, ct: Any, ci_level: float = DEFAULT_CI_LEVEL) -> dict[str, float]:
+def fit_line(log10q: Any, ct: Any, ci_level: float = 0.95) -> dict[str, float]:
     """OLS of ``ct`` (cycles) on ``log10q``; returns the fit statistics as a dict.
 
     Keys: ``slope, intercept, r2, efficiency, efficiency_low, efficiency_high, residual_sd,
@@ -170,12 +171,10 @@ def pooled_fit(wells: Rows, fluor: str | None = None) -> dict[str, float]:
 
 
 def _acceptance(
-    fit: dict[str, float], points: int, levels: int, unit: str, settings: Mapping[str, Any]
+    fit: dict[str, float], points: int, levels: int, unit: str, rules: CurveRules
 ) -> list[str]:
-    rules = (settings.get("curves") or {}).get(unit) or {}
     problems = []
-    min_points = int(rules.get("min_points", 3))
-    min_levels = int(rules.get("min_levels", DEFAULT_MIN_LEVELS))
+    min_points, min_levels = rules.min_points, rules.min_levels
     if points < min_points:
         problems.append(f"{points} standard wells with a Ct (< {min_points})")
     if levels < min_levels:
@@ -184,34 +183,34 @@ def _acceptance(
         problems.append("no slope could be fitted")
         return problems
     if unit == "copies":
-        lo, hi = rules.get("slope_min"), rules.get("slope_max")
-        if lo is not None and fit["slope"] < float(lo):
-            problems.append(f"slope {fit['slope']:.3f} below {float(lo):g}")
-        if hi is not None and fit["slope"] > float(hi):
-            problems.append(f"slope {fit['slope']:.3f} above {float(hi):g}")
+        lo, hi = rules.slope_min, rules.slope_max
+        if lo is not None and fit["slope"] < lo:
+            problems.append(f"slope {fit['slope']:.3f} below {lo:g}")
+        if hi is not None and fit["slope"] > hi:
+            problems.append(f"slope {fit['slope']:.3f} above {hi:g}")
     else:
-        lo, hi = rules.get("efficiency_min"), rules.get("efficiency_max")
+        lo, hi = rules.efficiency_min, rules.efficiency_max
         eff = fit["efficiency"]
         if math.isnan(eff):
             problems.append(f"slope {fit['slope']:.3f} gives no efficiency")
         else:
-            if lo is not None and eff < float(lo):
-                problems.append(f"efficiency {eff:.1%} below {float(lo):.0%}")
-            if hi is not None and eff > float(hi):
-                problems.append(f"efficiency {eff:.1%} above {float(hi):.0%}")
-    r2_min = rules.get("r2_min")
-    if r2_min is not None and not (fit["r2"] >= float(r2_min)):
-        problems.append(f"R2 {fit['r2']:.4f} below {float(r2_min):g}")
+            if lo is not None and eff < lo:
+                problems.append(f"efficiency {eff:.1%} below {lo:.0%}")
+            if hi is not None and eff > hi:
+                problems.append(f"efficiency {eff:.1%} above {hi:.0%}")
+    r2_min = rules.r2_min
+    if r2_min is not None and not (fit["r2"] >= r2_min):
+        problems.append(f"R2 {fit['r2']:.4f} below {r2_min:g}")
     return problems
 
 
-def standard_limits(std_wells: Rows, settings: Mapping[str, Any]) -> dict[str, float]:
+def standard_limits(std_wells: Rows, ct_min: float) -> dict[str, float]:
     """``ct_top``, ``loq``, ``loq_ct``, ``lod``, ``lod_ct`` of one target's standards.
 
     ``std_wells``: rows of :func:`sortpcr.qpcr.replicates.well_qc` (``used``, ``ct``,
-    ``quantity``). Definitions in the module docstring; NaN where no level qualifies.
+    ``quantity``); ``ct_min``: the plausibility floor (cycles). Definitions in the module
+    docstring; NaN where no level qualifies.
     """
-    ct_min = ct_floor(settings)
     levels: dict[float, list[dict[str, Any]]] = {}
     for row in as_records(std_wells):
         levels.setdefault(cell_float(row["quantity"]), []).append(row)
@@ -238,7 +237,7 @@ def fit_target(
     plate: str,
     target: str,
     unit: str,
-    settings: Mapping[str, Any],
+    settings: QpcrSettings,
     rep: tuple[float, float] = (math.nan, 0),
 ) -> dict[str, Any]:
     """Fit and judge one target's curve from its standard wells (with a ``used`` column).
@@ -247,15 +246,15 @@ def fit_target(
     Ct in cycles, quantity in ``unit``; ``rep``: the plate's pooled replicate SD (cycles)
     and df for this target. Returns one row of :data:`CURVE_COLUMNS`.
     """
-    ci_level = float((settings.get("curves") or {}).get("ci_level", DEFAULT_CI_LEVEL))
+    ci_level = settings.curve_ci_level
     records = as_records(std_wells)
     use = [row for row in records if row["used"]]
     quantity = column_floats(use, "quantity")
     fit = fit_line(np.log10(quantity), column_floats(use, "ct"), ci_level)
     levels = sorted(set(quantity))
-    problems = _acceptance(fit, len(use), len(levels), unit, settings)
+    problems = _acceptance(fit, len(use), len(levels), unit, settings.curves[unit])
     row: dict[str, Any] = {"plate": plate, "target": target, "unit": unit, **fit}
-    row.update(standard_limits(records, settings))
+    row.update(standard_limits(records, settings.ct_min))
     row.update(
         ci_level=ci_level,
         points=len(use),
@@ -270,11 +269,11 @@ def fit_target(
     return {column: row[column] for column in CURVE_COLUMNS}
 
 
-def fit_curves(wells: Rows, settings: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+def fit_curves(wells: Rows, settings: QpcrSettings) -> tuple[list[dict[str, Any]], list[str]]:
     """Fit one standard curve per plate and target of a tidy well table.
 
     ``wells``: the reader's rows (``plate, well, target, role, ct, quantity, unit``; dict
-    rows or a DataFrame); ``settings``: the config's ``qpcr`` section. Returns
+    rows or a DataFrame); ``settings``: the qPCR settings. Returns
     ``(curves, log)``: one dict row per (plate, target) with standards, keys
     :data:`CURVE_COLUMNS`, sorted by plate and target; the log names every excluded standard
     well and every failed curve. The pooled replicate SD uses the unknowns' wells too.

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sortpcr.io import (
     Rows,
@@ -61,13 +61,14 @@ from sortpcr.io import (
 from sortpcr.qpcr.replicates import (
     DISCORDANT,
     IMPLAUSIBLE,
-    ct_floor,
-    discordant_rule,
     plausible_ct,
     tolerance,
     well_qc,
 )
 from sortpcr.uncertainty import budget_df, combine, component, to_text, variance
+
+if TYPE_CHECKING:
+    from sortpcr.settings import QpcrSettings
 
 QUANTITY_COLUMNS = [
     "plate",
@@ -89,8 +90,6 @@ QUANTITY_COLUMNS = [
     "df",
     "log10_budget",
 ]
-NTC_POLICIES = ("flag", "invalidate")
-DEFAULT_RANGE_CT_TOLERANCE = 0.0
 
 
 def predict_log10(ct_mean: float, curve: Mapping[str, Any]) -> float:
@@ -184,25 +183,21 @@ def _ntc_status(
 
 
 def quantify(
-    wells: Rows, curves: Rows, settings: Mapping[str, Any]
+    wells: Rows, curves: Rows, settings: QpcrSettings
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     """Quantify every unknown (target, sample) of a plate's well table.
 
     ``wells``: reader rows (Ct in cycles); ``curves``: :func:`sortpcr.qpcr.curves.fit_curves`
-    rows for the same plate(s); both dict rows or DataFrames. ``settings``: the config's
-    ``qpcr`` section (``replicates``, ``ntc_policy``, ``ct_min``, ``range_ct_tolerance``).
+    rows for the same plate(s); both dict rows or DataFrames. ``settings``: the qPCR
+    settings (replicate rules, ``ntc_policy``, ``ct_min``, ``range_ct_tolerance``).
     Returns ``(quantities, wells_qc, log)``: dict rows of :data:`QUANTITY_COLUMNS` sorted by
     plate, target, sample (quantities in the standard's unit); the well rows with ``used``
     and ``exclusion``; and one log line per decision (exclusions, NTC, range, status).
     """
     import numpy as np  # not at module level: the pair job imports QUANTITY_COLUMNS
 
-    policy = str(settings.get("ntc_policy", "invalidate"))
-    if policy not in NTC_POLICIES:
-        raise ValueError(f"qpcr.ntc_policy must be one of {NTC_POLICIES}, not {policy!r}")
-    discordant = discordant_rule(settings)
-    ct_min = ct_floor(settings)
-    range_tol = float(settings.get("range_ct_tolerance", DEFAULT_RANGE_CT_TOLERANCE) or 0.0)
+    policy, discordant = settings.ntc_policy, settings.discordant
+    ct_min, range_tol = settings.ct_min, settings.range_ct_tolerance
     qc, log = well_qc(wells, settings)
     log = [line for line in log if "|std|" not in line]
     curve_of = {(str(r["plate"]), str(r["target"])): r for r in as_records(curves)}

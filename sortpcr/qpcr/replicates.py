@@ -7,12 +7,12 @@ give the same result as each plate alone. Controls (``ntc``) and ``other`` wells
 used for quantities.
 
 * a well without a Ct (undetermined) is not used (``exclusion = "undetermined"``);
-* a Ct below ``settings["ct_min"]`` (default 5 cycles: baseline artefacts such as 1.35) is
+* a Ct below ``settings.ct_min`` (shipped: 5 cycles; baseline artefacts such as 1.35) is
   implausible: not used (``exclusion = "implausible Ct ..."``), and an NTC with such a Ct
   does not count as amplified;
-* replicate tolerance ``tol`` = ``settings["replicates"]["outlier_ct"]`` cycles (default
-  1.0). For a copy-number standard below ``replicates.poisson_copies_max`` (default 100)
-  copies it is widened by the expected Poisson scatter of a single well,
+* replicate tolerance ``tol`` = ``settings.outlier_ct`` cycles (shipped: 1.0). For a
+  copy-number standard below ``settings.poisson_copies_max`` (shipped: 100) copies it is
+  widened by the expected Poisson scatter of a single well,
   ``sd_P(N) = 1 / (ln 2 * sqrt(N))`` cycles (about 0.37 at 15 copies, 0.14 at 100), as
   ``tol(N) = sqrt(tol^2 + (2 * sqrt(2) * sd_P(N))^2)``: a difference of two wells has SD
   ``sqrt(2) * sd_P``, allowed at two SDs, added in quadrature to the ordinary tolerance
@@ -22,8 +22,8 @@ used for quantities.
   well per group is excluded; ties go to the first well in plate order. The decision is
   logged.
 * a group of exactly two wells that differ by more than ``tol`` has no majority
-  (a *discordant duplicate*). ``replicates.discordant`` decides: ``keep_earlier``
-  (default) keeps the well with the lower Ct and excludes the later one (a late well is the
+  (a *discordant duplicate*). ``settings.discordant`` decides: ``keep_earlier``
+  (shipped) keeps the well with the lower Ct and excludes the later one (a late well is the
   usual failure: less template, inhibition, a bubble; an early one needs contamination);
   ``not_evaluable`` excludes both, and the quantity becomes ``not_evaluable``. Either way the
   quantity is flagged ``discordant_duplicate``; under ``keep_earlier`` half the two wells'
@@ -40,8 +40,7 @@ scatter is not the plate's pipetting/reading noise).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sortpcr.io import (
     Rows,
@@ -52,26 +51,13 @@ from sortpcr.io import (
     is_missing,
 )
 
-DEFAULT_OUTLIER_CT = 1.0
-DEFAULT_CT_MIN = 5.0
-DEFAULT_POISSON_COPIES_MAX = 100.0
-DISCORDANT_RULES = ("keep_earlier", "not_evaluable")
+if TYPE_CHECKING:
+    from sortpcr.settings import QpcrSettings
+
 #: the columns :func:`well_qc` adds to a well table (``wells_qc.tsv`` = reader columns + these)
 QC_COLUMNS = ["used", "exclusion"]
 DISCORDANT = "discordant duplicate"
 IMPLAUSIBLE = "implausible Ct"
-
-
-def outlier_threshold(settings: Mapping[str, Any]) -> float:
-    """The outlier distance in cycles from ``settings["replicates"]["outlier_ct"]``."""
-    rep = settings.get("replicates") or {}
-    return float(rep.get("outlier_ct", DEFAULT_OUTLIER_CT))
-
-
-def ct_floor(settings: Mapping[str, Any]) -> float:
-    """The plausibility floor ``settings["ct_min"]`` in cycles (default 5)."""
-    value = settings.get("ct_min", DEFAULT_CT_MIN)
-    return DEFAULT_CT_MIN if value is None else float(value)
 
 
 def plausible_ct(ct: Any, ct_min: float) -> bool:
@@ -91,25 +77,13 @@ def poisson_ct_sd(copies: float) -> float:
 
 
 def tolerance(
-    settings: Mapping[str, Any], role: str = "unknown", unit: str = "", quantity: float = math.nan
+    settings: QpcrSettings, role: str = "unknown", unit: str = "", quantity: float = math.nan
 ) -> float:
     """Replicate tolerance (cycles) of a group; widened for low-copy standards (module doc)."""
-    base = outlier_threshold(settings)
-    rep = settings.get("replicates") or {}
-    limit = float(rep.get("poisson_copies_max", DEFAULT_POISSON_COPIES_MAX))
-    if role == "standard" and unit == "copies" and 0 < quantity < limit:
+    base = settings.outlier_ct
+    if role == "standard" and unit == "copies" and 0 < quantity < settings.poisson_copies_max:
         return math.hypot(base, 2.0 * math.sqrt(2.0) * poisson_ct_sd(quantity))
     return base
-
-
-def discordant_rule(settings: Mapping[str, Any]) -> str:
-    """``replicates.discordant``: ``keep_earlier`` (default) or ``not_evaluable``."""
-    rule = str((settings.get("replicates") or {}).get("discordant", "keep_earlier"))
-    if rule not in DISCORDANT_RULES:
-        raise ValueError(
-            f"qpcr.replicates.discordant must be one of {DISCORDANT_RULES}, not {rule!r}"
-        )
-    return rule
 
 
 def find_outlier(cts: list[float], threshold: float) -> tuple[int, float, float] | None:
@@ -142,15 +116,14 @@ def group_key(role: str, target: str, sample: str, quantity: float, plate: str =
     return f"{plate}|{target}|{sample}"
 
 
-def well_qc(wells: Rows, settings: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+def well_qc(wells: Rows, settings: QpcrSettings) -> tuple[list[dict[str, Any]], list[str]]:
     """Add ``used`` (bool) and ``exclusion`` (reason, ``""`` when used) to a well table.
 
     ``wells``: dict rows (or a DataFrame) of the reader's columns, Ct in cycles. Returns
     ``(wells_qc, log)``: the rows in the same order with :data:`QC_COLUMNS` added, and one
     log line per excluded well (outlier, discordant duplicate, implausible Ct).
     """
-    ct_min = ct_floor(settings)
-    rule = discordant_rule(settings)
+    ct_min, rule = settings.ct_min, settings.discordant
     qc = as_records(wells)
     groups: dict[str, list[dict[str, Any]]] = {}
     log: list[str] = []
@@ -215,7 +188,7 @@ def well_qc(wells: Rows, settings: Mapping[str, Any]) -> tuple[list[dict[str, An
 
 
 def pooled_replicate_sd(
-    qc: list[dict[str, Any]], settings: Mapping[str, Any]
+    qc: list[dict[str, Any]], settings: QpcrSettings
 ) -> dict[tuple[str, str], tuple[float, int]]:
     """(plate, target) -> (pooled within-group SD in cycles, df) from :func:`well_qc` rows.
 
@@ -225,7 +198,7 @@ def pooled_replicate_sd(
     from sortpcr.uncertainty import pooled_sd
 
     groups: dict[tuple[str, str], dict[str, list[float]]] = {}
-    base = outlier_threshold(settings)
+    base = settings.outlier_ct
     for row in qc:
         if not row.get("used"):
             continue

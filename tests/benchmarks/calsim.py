@@ -352,7 +352,8 @@ def run_pipeline(plates: Iterable[Plate], config: Mapping[str, Any]) -> list[dic
     """Run the pipeline's per-plate and per-patient steps on simulated plates (a patient on
     two plates is paired with both, as two rows of units.tsv per fraction).
 
-    Settings as the rules pass them: ``qpcr`` section to fit_curves / quantify, the whole
+    Settings as the jobs build them: ``QpcrSettings.from_config(qpcr section)`` to
+    fit_curves / quantify, the whole
     ``qpcr``, ``normalisation`` and ``classification`` sections to normalise
     (``NormaliseSettings.from_config``), the ``classification`` section
     to classify (``ClassifySettings.from_config``). Returns the call rows of every patient.
@@ -367,9 +368,9 @@ def run_pipeline(plates: Iterable[Plate], config: Mapping[str, Any]) -> list[dic
     from sortpcr.qpcr.curves import CURVE_COLUMNS, fit_curves
     from sortpcr.qpcr.quantify import QUANTITY_COLUMNS, quantify
     from sortpcr.qpcr.readers import COLUMNS
-    from sortpcr.settings import ClassifySettings, NormaliseSettings
+    from sortpcr.settings import ClassifySettings, NormaliseSettings, QpcrSettings
 
-    qpcr = dict(config["qpcr"])
+    qpcr = QpcrSettings.from_config(config["qpcr"])
     norm_settings = NormaliseSettings.from_config(
         config["qpcr"], config["normalisation"], config["classification"]
     )

@@ -30,10 +30,10 @@ Output columns (one row per well and target):
 - ``replicate_group``: ``target|sample`` for unknowns, ``target|std|quantity`` for
   standards, ``target|ntc`` for NTCs, ``""`` for other wells
 - ``ct``: threshold cycle (cycles); NaN = undetermined (no amplification, or Ct >=
-  ``settings["ct_max"]``)
+  ``settings.ct_max``)
 - ``quantity``: input quantity of a standard in ``unit`` (NaN for all other wells)
-- ``unit``: ``copies`` when the plate carries a target of ``settings["copy_targets"]``,
-  else ``relative`` (IM-9 relative units); ``settings["unit"]`` overrides
+- ``unit``: ``copies`` when the plate carries a target of ``settings.copy_targets``,
+  else ``relative`` (IM-9 relative units); the plate's ``unit`` in plates.tsv overrides
 - ``fluor``: the dye/channel where the export names it (``""`` otherwise)
 """
 
@@ -41,15 +41,13 @@ from __future__ import annotations
 
 from .cells import canonical_target, is_debris, is_missing, normalise_well, parse_number
 from .checks import check_sample_collisions
-from .contract import COLUMNS, DEFAULT_CT_MAX, DEFAULT_IDENTIFIER_REGEX, ROLES, Dialect, RawWell
+from .contract import COLUMNS, ROLES, Dialect, RawWell
 from .layout import read_layout
 from .plate import read_plate, read_plate_records
 from .registry import DIALECTS, FORMATS, detect_format
 
 __all__ = [
     "COLUMNS",
-    "DEFAULT_CT_MAX",
-    "DEFAULT_IDENTIFIER_REGEX",
     "DIALECTS",
     "FORMATS",
     "ROLES",

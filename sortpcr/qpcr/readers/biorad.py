@@ -2,28 +2,30 @@
 
 ``icycler``: ``Well, Fluor, Type, Identifier, Replicate #, Threshold Cycle (Ct), ...,
 Starting Quantity (SQ)``; target and sample come from ``Identifier`` split by
-``settings["identifier_regex"]``. ``cfx``: ``Well, Target, Content, Sample, Cq`` (early tab
+``settings.identifier_regex``. ``cfx``: ``Well, Target, Content, Sample, Cq`` (early tab
 export with ``Threshold Cycle ( C(t) )`` too). Both have one row per well and fluor.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sortpcr.errors import QPCRFormatError
 
 from .columns import TableRows, _replicate_id, _role_from_code
-from .contract import DEFAULT_IDENTIFIER_REGEX, Dialect, RawWell
+from .contract import Dialect, RawWell
 from .tables import _CT_NAMES, _SQ_NAMES
 
+if TYPE_CHECKING:
+    from sortpcr.settings import QpcrSettings
 
-def _identifier_regex(settings: Mapping[str, Any]) -> re.Pattern[str]:
-    """``settings["identifier_regex"]`` compiled; QPCRFormatError (a config problem) when it
+
+def _identifier_regex(settings: QpcrSettings) -> re.Pattern[str]:
+    """``settings.identifier_regex`` compiled; QPCRFormatError (a config problem) when it
     is not a regular expression or lacks the named groups ``target`` and ``sample``."""
-    text = settings.get("identifier_regex") or DEFAULT_IDENTIFIER_REGEX
+    text = settings.identifier_regex
     try:
         regex = re.compile(text)
     except re.error as exc:
@@ -51,10 +53,10 @@ def _split_identifier(identifier: str, regex: re.Pattern[str]) -> tuple[str, str
 _OPTIONAL = {"quantity": _SQ_NAMES, "fluor": ("fluor", "dye", "reporter")}
 
 
-def _read_icycler(path: Path, settings: Mapping[str, Any]) -> list[RawWell]:
+def _read_icycler(path: Path, settings: QpcrSettings, supplied: frozenset[str]) -> list[RawWell]:
     rows = TableRows(
         path,
-        settings,
+        supplied,
         {
             "Well": ("well",),
             "Type": ("type",),
@@ -81,10 +83,10 @@ def _read_icycler(path: Path, settings: Mapping[str, Any]) -> list[RawWell]:
     return out
 
 
-def _read_cfx(path: Path, settings: Mapping[str, Any]) -> list[RawWell]:
+def _read_cfx(path: Path, settings: QpcrSettings, supplied: frozenset[str]) -> list[RawWell]:
     rows = TableRows(
         path,
-        settings,
+        supplied,
         {
             "Well": ("well",),
             "Target": ("target",),

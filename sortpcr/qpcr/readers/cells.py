@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sortpcr.errors import QPCRFormatError
+
+if TYPE_CHECKING:
+    from sortpcr.settings import QpcrSettings
 
 # Texts meaning "no value" in exports (compared case-insensitively after stripping).
 _MISSING = {"", "n/a", "na", "nan", "undetermined", "none", "-", "no ct", "no cq", "null"}
@@ -90,20 +92,10 @@ def _decode(raw: bytes) -> str:
         return raw.decode("cp1252", errors="replace")
 
 
-def _settings_aliases(settings: Mapping[str, Any]) -> dict[str, str]:
-    """alias (lower case) -> canonical name."""
-    out: dict[str, str] = {}
-    for canonical, aliases in (settings.get("target_aliases") or {}).items():
-        out[str(canonical).strip().lower()] = str(canonical)
-        for alias in aliases or []:
-            out[str(alias).strip().lower()] = str(canonical)
-    return out
-
-
-def canonical_target(name: str, settings: Mapping[str, Any]) -> str:
-    """Map a target name to its canonical name via ``settings["target_aliases"]``.
+def canonical_target(name: str, settings: QpcrSettings) -> str:
+    """Map a target name to its canonical name via ``settings.target_aliases``.
 
     Matching ignores case and surrounding spaces; unknown names are returned as written.
     """
     name = str(name).strip()
-    return _settings_aliases(settings).get(name.lower(), name)
+    return settings.alias_map.get(name.lower(), name)

@@ -31,16 +31,15 @@ def _require(
     path: Path,
     table: _Table,
     what: dict[str, tuple[str, ...]],
-    settings: Mapping[str, Any] | None = None,
+    supplied: frozenset[str] = frozenset(),
     supplies: Mapping[str, tuple[str, ...]] | None = None,
 ) -> dict[str, int | None]:
     """Column index of each needed column (label -> header names it may have).
 
     A column the export lacks is an error unless the plate map supplies it: ``supplies``
-    maps a label to the plate-map columns that replace it, and ``settings["_layout_columns"]``
-    holds the plate map's columns; such a label gets ``None`` (empty cells, filled by the
-    plate map)."""
-    given = set((settings or {}).get("_layout_columns") or ())
+    maps a label to the plate-map columns that replace it, and ``supplied`` holds the plate
+    map's columns; such a label gets ``None`` (empty cells, filled by the plate map)."""
+    given = set(supplied)
     found: dict[str, int | None] = {}
     missing = []
     for label, names in what.items():
@@ -147,7 +146,7 @@ class TableRows:
     def __init__(
         self,
         path: Path,
-        settings: Mapping[str, Any],
+        supplied: frozenset[str],
         need: Mapping[str, tuple[str, ...]],
         supplies: Mapping[str, tuple[str, ...]],
         optional: Mapping[str, tuple[str, ...]],
@@ -158,7 +157,7 @@ class TableRows:
     ) -> None:
         self.path = path
         self.table: _Table = _load_table(path)
-        self.cols = _require(path, self.table, dict(need), settings, supplies)
+        self.cols = _require(path, self.table, dict(need), supplied, supplies)
         self.absent = tuple(label for label, c in self.cols.items() if c is None)
         self.well_label = next(iter(need))
         self.ct = ct

@@ -7,10 +7,13 @@ A dialect module reads one export into :class:`RawWell` rows and describes itsel
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    from sortpcr.settings import QpcrSettings
 
 ROLES = ("standard", "unknown", "ntc", "other")
 COLUMNS = [
@@ -25,8 +28,6 @@ COLUMNS = [
     "unit",
     "fluor",
 ]
-DEFAULT_IDENTIFIER_REGEX = r"^(?P<target>[^_]+)_(?P<sample>.+)$"
-DEFAULT_CT_MAX = 40.0
 
 
 class RawWell(TypedDict, total=False):
@@ -81,9 +82,11 @@ def table_missing_quantity(rec: RawWell) -> tuple[str, str]:
 class Dialect:
     """One export format: how to recognise it, read it, and check its rows.
 
-    ``read(path, settings)`` returns :class:`RawWell` rows (``settings``: the config's
-    ``qpcr`` section). ``duplicate_key`` is the field that, with the well, identifies a row
-    (``fluor``: one row per well and channel; ``target``: per well and target).
+    ``read(path, settings, supplied)`` returns :class:`RawWell` rows (``settings``: the
+    :class:`~sortpcr.settings.QpcrSettings`; ``supplied``: the columns the plate map fills,
+    ``target``/``sample``/``role``, which the export may then lack). ``duplicate_key`` is
+    the field that, with the well, identifies a row (``fluor``: one row per well and
+    channel; ``target``: per well and target).
     Recognition: ``sniff_header(names)`` on the normalised header names of a table export
     (lower case, no spaces or punctuation), with ``columns`` describing them for the
     "unknown format" message; or ``sniff_file(zipped, text)`` on the file's start (a zip
@@ -92,7 +95,7 @@ class Dialect:
     """
 
     name: str
-    read: Callable[[Path, Mapping[str, Any]], list[RawWell]]
+    read: Callable[[Path, QpcrSettings, frozenset[str]], list[RawWell]]
     duplicate_key: str
     sniff_header: Callable[[set[str]], bool] | None = None
     columns: str = ""

@@ -3,20 +3,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sortpcr.errors import QPCRFormatError
 
 from .columns import TableRows, _role_from_code
 from .contract import ROLES, Dialect, RawWell
 
+if TYPE_CHECKING:
+    from sortpcr.settings import QpcrSettings
 
-def _read_generic(path: Path, settings: Mapping[str, Any]) -> list[RawWell]:
+
+def _read_generic(path: Path, settings: QpcrSettings, supplied: frozenset[str]) -> list[RawWell]:
     rows = TableRows(
         path,
-        settings,
+        supplied,
         {
             "well": ("well",),
             "target": ("target",),

@@ -10,27 +10,31 @@ from typing import TYPE_CHECKING, Any
 
 from sortpcr.errors import QPCRFormatError
 
-from .cells import _settings_aliases, _well_order, canonical_target
+from .cells import _well_order, canonical_target
 from .checks import check_sample_collisions, stated_unit
-from .contract import COLUMNS, DEFAULT_CT_MAX, DEFAULT_IDENTIFIER_REGEX, Dialect, RawWell
+from .contract import COLUMNS, Dialect, RawWell
 from .layout import apply_layout, read_layout
 from .registry import detect_format, dialect
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from sortpcr.settings import QpcrSettings
+
 
 def read_plate(
     path: str | Path,
     plate: str,
     fmt: str | None,
-    settings: Mapping[str, Any],
+    settings: QpcrSettings,
     layout: str | Path | None = None,
+    unit: str = "",
 ) -> pd.DataFrame:
     """:func:`read_plate_records` as a DataFrame (``ct`` and ``quantity`` float)."""
     import pandas as pd
 
-    frame = pd.DataFrame(read_plate_records(path, plate, fmt, settings, layout), columns=COLUMNS)
+    rows = read_plate_records(path, plate, fmt, settings, layout, unit)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["ct"] = frame["ct"].astype(float)
     frame["quantity"] = frame["quantity"].astype(float)
     return frame
@@ -40,16 +44,18 @@ def read_plate_records(
     path: str | Path,
     plate: str,
     fmt: str | None,
-    settings: Mapping[str, Any],
+    settings: QpcrSettings,
     layout: str | Path | None = None,
+    unit: str = "",
 ) -> list[dict[str, Any]]:
     """Read one plate export into the tidy well table: dict rows over :data:`COLUMNS`, in
     plate order (well, then fluor, then target). No pandas: the read_plate job writes them.
 
-    ``fmt`` is one of :data:`FORMATS` or ``None``/``""`` to detect it. ``settings`` is the
-    ``qpcr`` section of the config (``identifier_regex``, ``target_aliases``,
-    ``copy_targets``, ``ct_max``, optional ``unit``). ``layout`` is an optional plate map
-    whose non-empty cells override the export per well.
+    ``fmt`` is one of :data:`FORMATS` or ``None``/``""`` to detect it. ``settings``: the qPCR
+    settings (``identifier_regex``, ``target_aliases``, ``copy_targets``, ``ct_max``).
+    ``layout`` is an optional plate map whose non-empty cells override the export per well.
+    ``unit`` (``relative`` or ``copies``; ``""`` = decide from the plate) is the plate's
+    unit from ``plates.tsv``.
 
     Raises :class:`QPCRFormatError` (file, line/well and column named) for missing columns,
     non-numeric Ct, duplicate wells, standards without a quantity, unknowns without a
@@ -61,10 +67,10 @@ def read_plate_records(
         raise QPCRFormatError(path, f"the qPCR export {what}")
     d = dialect(path, (fmt or "").strip().lower() or detect_format(path))
     plate_map = read_layout(layout) if layout is not None and str(layout).strip() else None
+    supplied: frozenset[str] = frozenset()
     if plate_map is not None:  # the columns it fills need not be in the export
-        given = {k for row in plate_map for k in ("target", "sample", "role") if row[k]}
-        settings = {**settings, "_layout_columns": frozenset(given)}
-    records = d.read(path, settings)
+        supplied = frozenset(k for row in plate_map for k in ("target", "sample", "role") if row[k])
+    records = d.read(path, settings, supplied)
     if not records:
         raise QPCRFormatError(path, "the export holds no wells")
     if plate_map is not None:
@@ -73,7 +79,7 @@ def read_plate_records(
     for rec in records:
         _check_well(path, d, rec, settings)
     _check_duplicates(path, d, records)
-    unit = _plate_unit(path, records, settings)
+    unit = _plate_unit(path, records, settings, unit)
     for rec in records:
         rec["replicate_group"] = _replicate_group(rec)
         rec["plate"] = plate
@@ -83,11 +89,10 @@ def read_plate_records(
     return [{c: rec[c] for c in COLUMNS} for rec in records]
 
 
-def _resolve(path: Path, records: list[RawWell], settings: Mapping[str, Any]) -> None:
+def _resolve(path: Path, records: list[RawWell], settings: QpcrSettings) -> None:
     """Canonical target names; a Ct at or over ``ct_max`` is undetermined (NaN); an NTC or
     other well whose target is no target of the plate covers every target of its fluor."""
-    ct_max = float(settings.get("ct_max", DEFAULT_CT_MAX))
-    aliases = _settings_aliases(settings)
+    ct_max, aliases = settings.ct_max, settings.alias_map
     for rec in records:
         rec["target"] = aliases.get(rec["target"].lower(), rec["target"])
         if rec["ct"] < 0:  # RDML's -1 "no Cq" is already NaN; elsewhere it is corrupt
@@ -116,15 +121,14 @@ def _absent_text(rec: RawWell) -> str:
     )
 
 
-def _check_well(path: Path, d: Dialect, rec: RawWell, settings: Mapping[str, Any]) -> None:
+def _check_well(path: Path, d: Dialect, rec: RawWell, settings: QpcrSettings) -> None:
     """An unknown names its target and sample; a standard its target and a positive
     quantity. Other roles keep no quantity."""
     where, role = rec["_where"], rec["role"]
     if role == "unknown" and (not rec["_matched"] or not rec["target"] or not rec["sample"]):
         ident = None if rec.get("_absent") else rec.get("_identifier")
         hint = (
-            f"Identifier {ident!r} does not match identifier_regex "
-            f"{settings.get('identifier_regex') or DEFAULT_IDENTIFIER_REGEX!r}"
+            f"Identifier {ident!r} does not match identifier_regex {settings.identifier_regex!r}"
             if ident is not None
             else "the unknown well has no target or no sample"
         )
@@ -161,10 +165,9 @@ def _check_duplicates(path: Path, d: Dialect, records: Sequence[RawWell]) -> Non
         seen[key] = rec["_at"]
 
 
-def _plate_unit(path: Path, records: Sequence[RawWell], settings: Mapping[str, Any]) -> str:
-    """``settings["unit"]``, else the unit the standards state, else ``copies`` when the
-    plate carries a copy target, else ``relative``."""
-    unit = settings.get("unit")
+def _plate_unit(path: Path, records: Sequence[RawWell], settings: QpcrSettings, unit: str) -> str:
+    """``unit`` (from plates.tsv), else the unit the standards state, else ``copies`` when
+    the plate carries a copy target, else ``relative``."""
     stated = stated_unit(path, records)
     if unit and stated and unit != stated[0]:
         raise QPCRFormatError(
@@ -175,7 +178,7 @@ def _plate_unit(path: Path, records: Sequence[RawWell], settings: Mapping[str, A
         )
     unit = unit or (stated[0] if stated else "")
     if not unit:
-        copy_targets = {canonical_target(t, settings) for t in settings.get("copy_targets") or []}
+        copy_targets = {canonical_target(t, settings) for t in settings.copy_targets}
         unit = "copies" if any(r["target"] in copy_targets for r in records) else "relative"
     return unit
 

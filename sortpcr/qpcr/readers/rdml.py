@@ -15,15 +15,17 @@ import math
 import re
 import zipfile
 import zlib
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sortpcr.errors import QPCRFormatError
 from sortpcr.safe_input import XML_MAX_BYTES, parse_xml, read_user_file
 
 from .cells import normalise_well, parse_number
-from .contract import DEFAULT_CT_MAX, Dialect, RawWell
+from .contract import Dialect, RawWell
+
+if TYPE_CHECKING:
+    from sortpcr.settings import QpcrSettings
 
 #: RDML ``<quantity><unit>`` -> the plate unit it states (``cop`` = copies; a dilution or a
 #: fold is relative; ng, nMol and other state none of ours)
@@ -78,7 +80,7 @@ def _text(el: Any) -> str:
     return (el.text or "").strip() if el is not None else ""
 
 
-def _read_rdml(path: Path, settings: Mapping[str, Any]) -> list[RawWell]:
+def _read_rdml(path: Path, settings: QpcrSettings, supplied: frozenset[str]) -> list[RawWell]:
     data, member = _rdml_xml(path)
     where = f"zip member {member!r}" if member != path.name else None
     root = parse_xml(data, path, error=QPCRFormatError, where=where)
@@ -108,7 +110,7 @@ def _read_rdml(path: Path, settings: Mapping[str, Any]) -> list[RawWell]:
         dye = _child(t, "dyeId")
         targets_dye[t.get("id", "")] = (dye.get("id") or _text(dye)) if dye is not None else ""
 
-    ct_max = float(settings.get("ct_max", DEFAULT_CT_MAX))
+    ct_max = settings.ct_max
     out = []
     for exp in _children(root, "experiment"):
         for run in _children(exp, "run"):

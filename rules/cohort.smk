@@ -157,6 +157,7 @@ rule figures:
     params:
         code=code_version("scripts/figures.py"),
         classification=config["classification"],
+        figures=config["figures"],
     script:
         "../scripts/figures.py"
 

@@ -122,7 +122,7 @@ class PatientCalls:
     fusion: list[dict[str, Any]]
 
 
-def call_fold(fold: float, threshold: float = 2.0) -> str:
+def call_fold(fold: float, threshold: float) -> str:
     """Call a fold (CD34pos/CD34neg, > 0): at or beyond the threshold either way = different."""
     if not (isinstance(fold, int | float) and math.isfinite(fold) and fold > 0):
         return "not_evaluable"
@@ -134,7 +134,7 @@ def call_fold(fold: float, threshold: float = 2.0) -> str:
 
 
 def fold_interval(
-    log10_fold: float, se: float, ci_level: float = 0.95, df: float = math.inf
+    log10_fold: float, se: float, ci_level: float, df: float = math.inf
 ) -> tuple[float, float]:
     """Two-sided t interval of a fold from its log10 value, SE and degrees of freedom
     (``df = inf``: the normal quantile)."""
@@ -158,7 +158,7 @@ def fold_budget(pos: Mapping[str, Any], neg: Mapping[str, Any]) -> dict[str, tup
     return combine([(1.0, own(pos, "CD34pos")), (-1.0, own(neg, "CD34neg"))])
 
 
-def ci_crosses(fold_low: float, fold_high: float, threshold: float = 2.0) -> bool | None:
+def ci_crosses(fold_low: float, fold_high: float, threshold: float) -> bool | None:
     """True when the interval's ends would be called differently; None if unknown."""
     if not (math.isfinite(fold_low) and math.isfinite(fold_high)):
         return None
@@ -231,7 +231,7 @@ def _bounded(row: Mapping[str, Any]) -> bool:
 
 
 def _bound_call(
-    gene: str, pos: dict, neg: dict, out: dict, thr: float, ci_level: float = 0.95
+    gene: str, pos: dict, neg: dict, out: dict, thr: float, ci_level: float
 ) -> dict[str, Any] | None:
     """The fold bound when at least one fraction is a bound (``None`` if no bound exists)."""
     p_val, n_val = cell_float(pos["value"]), cell_float(neg["value"])
@@ -370,7 +370,7 @@ def _gene_call(
     return dict(out, call="not_evaluable", reason="; ".join(reasons))
 
 
-def group_footnote(calls: Rows, genes: tuple[str, ...], ci_level: float = 0.95) -> tuple[str, str]:
+def group_footnote(calls: Rows, genes: tuple[str, ...], ci_level: float) -> tuple[str, str]:
     """(``group_flag``, ``footnote``): ``*`` and the genes whose evaluable call is flagged
     (interval crossing a threshold, or a call resting on a bound), and a note when the
     patient's reference genes disagree between the fractions (normalise's
@@ -425,8 +425,8 @@ def resistance_group(
 def compare_fusion(
     expression: Rows,
     lineage: str,
-    flow_problems: list[str] | None = None,
-    ci_level: float = 0.95,
+    flow_problems: list[str] | None,
+    ci_level: float,
 ) -> list[dict[str, Any]]:
     """TEL-AML1 (any fusion target) per fraction with its EAC class and which fraction is higher.
 

@@ -241,3 +241,29 @@ class QpcrSettings:
             ntc_policy=str(qpcr["ntc_policy"]),
             range_ct_tolerance=float(qpcr["range_ct_tolerance"]),
         )
+
+
+@dataclass(frozen=True)
+class FigureSettings:
+    """Settings of the cohort figures (config sections ``classification`` and ``figures``).
+
+    ``fold_threshold``: the call boundary drawn (+-log2 of it on the heat map's colour bar)
+    and named in the keys; ``genes``: the genes drawn, in panel order; ``png_dpi``: raster
+    resolution of the PNG copies (dots per inch; the SVGs are vector).
+    """
+
+    fold_threshold: float
+    genes: tuple[str, ...]
+    png_dpi: int
+
+    @classmethod
+    def from_config(
+        cls, classification: Mapping[str, Any], figures: Mapping[str, Any]
+    ) -> FigureSettings:
+        """Build from the schema-validated ``classification`` and ``figures`` sections."""
+        calls = ClassifySettings.from_config(classification)
+        return cls(
+            fold_threshold=calls.fold_threshold,
+            genes=calls.genes,
+            png_dpi=int(figures["png_dpi"]),
+        )

@@ -198,7 +198,7 @@ def t_quantile(p: float, df: float) -> float:
 
 
 def interval(
-    log10_value: float, budget: Mapping[str, tuple[float, float]], level: float = 0.95
+    log10_value: float, budget: Mapping[str, tuple[float, float]], level: float
 ) -> tuple[float, float, float, float]:
     """``(low, high, se, df)`` of ``10**log10_value``: a two-sided t interval at ``level``.
 

@@ -123,6 +123,15 @@ def classify_settings(**changes):
     return ClassifySettings.from_config(validated_config(classification=changes)["classification"])
 
 
+def figure_settings(figures=None, **classification):
+    """FigureSettings of the shipped, validated config with changes to ``classification``
+    (keywords) and ``figures``."""
+    from sortpcr.settings import FigureSettings
+
+    config = validated_config(classification=classification, figures=figures or {})
+    return FigureSettings.from_config(config["classification"], config["figures"])
+
+
 def flowqc_settings(gating=None, qc=None):
     """FlowQCSettings of the shipped, validated config with changes to ``gating``/``qc``."""
     from sortpcr.settings import FlowQCSettings

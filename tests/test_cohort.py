@@ -19,7 +19,7 @@ from sortpcr.cohort import (
     table2_wide,
 )
 from sortpcr.workbook import write_workbook
-from tests.conftest import classify_settings, load_cohort_spec
+from tests.conftest import figure_settings, load_cohort_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,7 +101,7 @@ def calls_rows(values, lineage="BCP", gene="MDR1", start=1):
         rows.append(
             {"patient": f"P{i:02d}", "lineage": lineage, "gene": gene, "cd34pos": pos,
              "cd34neg": neg, "fold": fold, "fold_low": np.nan, "fold_high": np.nan,
-             "call": call_fold(fold), "reason": "", "log2_fold": math.log2(fold)}
+             "call": call_fold(fold, 2.0), "reason": "", "log2_fold": math.log2(fold)}
         )  # fmt: skip
     return rows
 
@@ -178,7 +178,7 @@ def test_spec_statistics_recover_study_medians_and_counts():
             pos, neg = spec.EXPRESSION[patient][gene]
             rows.append(
                 {"patient": patient, "lineage": record["lineage"], "gene": gene, "cd34pos": pos,
-                 "cd34neg": neg, "fold": pos / neg, "call": call_fold(pos / neg)}
+                 "cd34neg": neg, "fold": pos / neg, "call": call_fold(pos / neg, 2.0)}
             )  # fmt: skip
     calls = pd.DataFrame(rows)
     groups = pd.DataFrame({"patient": spec.patient_ids(), "group": "none"})
@@ -311,19 +311,44 @@ def test_figures_deterministic_png_and_svg(tmp_path):
     outputs = {}
     for run in ("a", "b"):
         for name in names:
-            figure = cohort_figure(name, calls, fusion, classify_settings(genes=["MDR1"]))
+            figure = cohort_figure(name, calls, fusion, figure_settings(genes=["MDR1"]))
             for ext in ("png", "svg"):
                 path = tmp_path / run / f"{name}.{ext}"
-                save_figure(figure, path)
+                save_figure(figure, path, 150)
                 outputs.setdefault((name, ext), []).append(path.read_bytes())
     for (name, ext), (first, second) in outputs.items():
         assert first == second, (name, ext)
         assert len(first) > 5000
     with pytest.raises(ValueError, match="unknown cohort figure"):
-        cohort_figure("table3", calls, fusion, classify_settings(genes=["MDR1"]))
+        cohort_figure("table3", calls, fusion, figure_settings(genes=["MDR1"]))
     svg = outputs[("figure1_BCP", "svg")][0]
     assert b"<dc:date>" not in svg
     assert b"Software" not in outputs[("figure1_BCP", "png")][0]
+
+
+def test_png_resolution_follows_figures_png_dpi(tmp_path):
+    """figures.png_dpi (schema default 150) sets the PNG copies' resolution: 300 dpi gives
+    twice the pixels on each side (to rounding) and says so in the file's pHYs chunk."""
+    import struct
+
+    from sortpcr.plots.cohort import cohort_figure, save_figure
+
+    calls = pd.DataFrame(calls_rows([(4.0, 1.0), (1.0, 1.2)]))
+    calls["cd34pos_log10_se"] = calls["cd34neg_log10_se"] = 0.05
+    assert figure_settings().png_dpi == 150
+    sizes = {}
+    for dpi in (150, 300):
+        settings = figure_settings(figures={"png_dpi": dpi}, genes=["MDR1"])
+        path = tmp_path / f"{dpi}.png"
+        save_figure(cohort_figure("heatmap_log2_fold", calls, pd.DataFrame(), settings), path,
+                    settings.png_dpi)  # fmt: skip
+        data = path.read_bytes()
+        sizes[dpi] = struct.unpack(">II", data[16:24])  # IHDR width, height
+        at = data.index(b"pHYs") + 4
+        per_metre = struct.unpack(">I", data[at : at + 4])[0]
+        assert per_metre == round(dpi / 0.0254)
+    for big, small in zip(sizes[300], sizes[150], strict=True):  # inches x dpi, rounded
+        assert abs(big - 2 * small) <= 1
 
 
 # --- censoring, lineage comparison, claims, flagged groups ---------------------------------
@@ -584,7 +609,7 @@ def spec_tables():
             pos, neg = spec.EXPRESSION[patient][gene]
             fold = pos / neg
             rows.append({"patient": patient, "lineage": lineage, "gene": gene, "cd34pos": pos,
-                         "cd34neg": neg, "fold": fold, "call": call_fold(fold)})  # fmt: skip
+                         "cd34neg": neg, "fold": fold, "call": call_fold(fold, 2.0)})  # fmt: skip
     calls = pd.DataFrame(rows)
     groups = pd.DataFrame(
         [{"patient": p, "lineage": lineage_of[p], "group": g}
@@ -686,7 +711,7 @@ def test_cohort_figures_draw_bounds_words_and_readable_log_axes(tmp_path):
     groups = groups_table({p: "CD34pos_only" for p in calls.patient})
     groups["group_flag"] = ["*", "", "", "", "", "", ""]
     figure = cohort_figure(
-        "figure1_BCP", calls, pd.DataFrame(), classify_settings(genes=["MDR1"]), groups
+        "figure1_BCP", calls, pd.DataFrame(), figure_settings(genes=["MDR1"]), groups
     )
     markers = [line.get_marker() for line in figure.findobj(Line2D) if line.get_xydata().size]
     assert "v" in markers  # P06 CD34pos, P07 CD34pos below the standards: at most
@@ -698,11 +723,11 @@ def test_cohort_figures_draw_bounds_words_and_readable_log_axes(tmp_path):
     assert len(visible) >= 4 and all("10^" not in t and "$" not in t for t in labels)
 
     heat = cohort_figure(
-        "heatmap_log2_fold", calls, pd.DataFrame(), classify_settings(genes=["MDR1"]), groups
+        "heatmap_log2_fold", calls, pd.DataFrame(), figure_settings(genes=["MDR1"]), groups
     )
     texts = figure_texts(heat)
     assert "\u00b11 = 2-fold" in " ".join(texts)
-    at_three = classify_settings(genes=["MDR1"], fold_threshold=3.0)
+    at_three = figure_settings(genes=["MDR1"], fold_threshold=3.0)
     three = " ".join(
         figure_texts(cohort_figure("heatmap_log2_fold", calls, pd.DataFrame(), at_three))
     )
@@ -721,11 +746,11 @@ def test_cohort_figures_draw_bounds_words_and_readable_log_axes(tmp_path):
           "eac_class": "quantifiable", "higher": "CD34pos", "fold": 85.0 / 32.0}
          for f, v in (("CD34pos", 85.0), ("CD34neg", 32.0))]
     )  # fmt: skip
-    fig = cohort_figure("fusion_TEL-AML1", calls, fusion, classify_settings(genes=["MDR1"]))
+    fig = cohort_figure("fusion_TEL-AML1", calls, fusion, figure_settings(genes=["MDR1"]))
     assert "CD34+ higher\n2.7\u00d7" in figure_texts(fig)
     assert not any("CD34pos" in t for t in figure_texts(fig))
     path = tmp_path / "heat.svg"
-    save_figure(heat, path)
+    save_figure(heat, path, 150)
     svg = path.read_text()
     assert "<text" in svg and "resistance group" in svg  # editable text, not glyph paths
 

@@ -7,7 +7,7 @@ log2 folds, and TEL-AML1 normalised copy numbers per fraction.
   bound (``cd34pos_censor``/``cd34neg_censor`` ``<`` below the lowest standard or
   undetected, ``>`` above the top standard) is drawn as a triangle at the bound pointing to
   where the true value lies, without error bar. Above each patient the call: "+" CD34+
-  >= 2-fold higher, "-" CD34- >= 2-fold higher, "=" no difference, "n.e." not evaluable,
+  higher by at least the fold threshold, "-" CD34- so, "=" no difference, "n.e." not evaluable,
   with the fold ("≥" when the fold is a bound); a "?" marks a call whose confidence
   interval crosses a threshold.
 * Heat map: patients (rows, grouped by lineage) x genes; colour = log2(CD34+/CD34-), red =
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from sortpcr.settings import ClassifySettings
+    from sortpcr.settings import FigureSettings
 
 POS_COLOUR = "#c0392b"
 NEG_COLOUR = "#2166ac"
@@ -522,7 +522,7 @@ def cohort_figure(
     name: str,
     calls: pd.DataFrame,
     fusion: pd.DataFrame,
-    settings: ClassifySettings,
+    settings: FigureSettings,
     groups: pd.DataFrame | None = None,
     lineage_order: Sequence[str] = ("BCP", "T"),
 ) -> Figure:
@@ -539,8 +539,9 @@ def cohort_figure(
     raise ValueError(f"unknown cohort figure {name!r}")
 
 
-def save_figure(fig: Figure, path: str | Path) -> None:
-    """Write a figure atomically and deterministically; format from the suffix (png/svg)."""
+def save_figure(fig: Figure, path: str | Path, dpi: int) -> None:
+    """Write a figure atomically and deterministically; format from the suffix (png/svg);
+    ``dpi``: dots per inch of a raster format (``figures.png_dpi``)."""
     import matplotlib
 
     path = Path(path)
@@ -549,6 +550,6 @@ def save_figure(fig: Figure, path: str | Path) -> None:
 
     def writer(tmp: Path) -> None:
         with matplotlib.rc_context({"svg.hashsalt": "sortpcr", "svg.fonttype": "none"}):
-            fig.savefig(tmp, format=suffix, dpi=150, metadata=metadata)
+            fig.savefig(tmp, format=suffix, dpi=dpi, metadata=metadata)
 
     write_with(path, writer)

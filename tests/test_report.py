@@ -197,10 +197,34 @@ def test_patient_page_whole(tmp_path):
     assert any("group rests on a flagged call" in f for f in flags)
     doc = patient_page(
         "P01", {"lineage": "BCP", "age": "2"}, flow, expression, mine, group,
-        pd.DataFrame(), pairs, flow_png, {"EXPR01": plate_png},
+        pd.DataFrame(), pairs, flow_png, {"EXPR01": plate_png}, 0.95,
     )  # fmt: skip
     assert "<h1>Patient P01</h1>" in doc
     assert "Group: higher in CD34+ blasts only*" in doc
     assert doc.count('src="data:image/png;base64,') + doc.count("src='data:image/png") == 2
     assert "P01pos (CD34pos, plate EXPR01)" in doc
     assert "purity 97.1 % &lt; 98 %" in doc
+
+
+def test_table_captions_state_the_fold_threshold_they_are_given():
+    """The resistance-groups page says the run's threshold; no page says "2-fold" at 3."""
+    from sortpcr.report.build import build_pages
+    from tests.conftest import classify_settings
+
+    table1 = pd.DataFrame(
+        [{"patient": p, "age": "5", "lineage": "BCP" if p != "P03" else "T",
+          "status": "diagnosis", "cd34_pct": 40.0, "markers": "", "fusion": "negative",
+          "purity_cd34pos_pct": 99.0, "purity_cd34neg_pct": 99.0, "flow_qc": "pass",
+          "flow_reason": ""} for p in ("P01", "P02", "P03")]
+    )  # fmt: skip
+    expression = pd.DataFrame(columns=["patient", "gene", "fraction", "plate", "value"])
+    tables = {"resistance_groups": groups(), "calls": calls(), "statistics": statistics(),
+              "table1": table1, "expression": expression}  # fmt: skip
+    pairs = [pd.DataFrame(columns=["patient", "fraction", "plate", "sample"])]
+    pages = {
+        t: build_pages(tables, {}, pairs, {}, {}, classify_settings(fold_threshold=t))
+        for t in (2.0, 3.0)
+    }
+    assert "genes at least 2-fold higher in CD34+" in pages[2.0]["table_resistance_groups"]
+    assert "genes at least 3-fold higher in CD34+" in pages[3.0]["table_resistance_groups"]
+    assert not [name for name, doc in pages[3.0].items() if "2-fold" in doc]

@@ -19,12 +19,13 @@ from sortpcr.report.pages import front_page, journal_page, patient_page
 from sortpcr.settings import ClassifySettings
 from sortpcr.workbook import purity_percent
 
-#: table name -> (title, caption) of its page
+#: table name -> (title, caption) of its page; ``{threshold}`` in a caption is the fold
+#: threshold of the run
 TABLE_PAGES: dict[str, tuple[str, str]] = {
     "table2": ("Table 2: resistance groups per lineage", "Counts of patients per group."),
     "resistance_groups": (
         "Resistance group of each patient",
-        "genes_pos / genes_neg: genes at least 2-fold higher in CD34+ / CD34- blasts.",
+        "genes_pos / genes_neg: genes at least {threshold}-fold higher in CD34+ / CD34- blasts.",
     ),
     "calls": ("Calls per patient and gene", "fold = CD34+ / CD34- expression (AU)."),
     "table1": ("Table 1: patient characteristics (data)", "CD34 % and purities in percent."),
@@ -102,6 +103,7 @@ def build_pages(
         )
     for name, table in tables.items():
         title, caption = TABLE_PAGES.get(name, (name, ""))
+        caption = caption.format(threshold=f"{settings.fold_threshold:g}")
         pages[f"table_{name}"] = table_page(table, title, caption)
     for name, text in texts.items():
         pages[f"table_{name}"] = page(name, f"<pre>{html.escape(text)}</pre>")

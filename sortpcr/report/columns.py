@@ -92,10 +92,17 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "df": ("degrees of freedom of the fold interval", ""),
     "log2_fold": ("log2 of fold", "log2"),
     "call": ("CD34pos_higher, CD34neg_higher (fold >= threshold either way), no_difference", ""),
-    "ci_crosses_threshold": ("True when the fold's interval crosses the 2-fold threshold", ""),
+    "ci_crosses_threshold": (
+        "True when the fold's interval crosses the fold threshold (either way)",
+        "",
+    ),
     "higher": ("fraction with the higher fusion value", ""),
     # groups and tables
-    "group": ("resistance group: which subpopulation has >= 2-fold higher resistance genes", ""),
+    "group": (
+        "resistance group: which subpopulation has resistance genes higher by at least the "
+        "fold threshold (classification.fold_threshold)",
+        "",
+    ),
     "group_flag": ("'*' when the group rests on a flagged call", ""),
     "footnote": ("which calls the group rests on that are flagged, and why", ""),
     "genes_pos": ("genes higher in CD34+ (fold >= threshold)", ""),

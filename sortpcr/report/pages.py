@@ -238,7 +238,7 @@ def _interval(value: object, se: object, z: float) -> tuple[str, str]:
     return cell(float(v) / factor), cell(float(v) * factor)
 
 
-def expression_with_intervals(expression: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+def expression_with_intervals(expression: pd.DataFrame, level: float) -> pd.DataFrame:
     """The patient's combined expression per fraction and gene with a ``level`` interval
     (value x/÷ 10^(z x log10_se)); ``censor`` ("<"/">") kept where a value is a bound."""
     z = float(norm.ppf(0.5 + level / 2))
@@ -329,7 +329,7 @@ def patient_page(
     pairs: pd.DataFrame,
     flow_png: str | Path | None,
     plate_pngs: Mapping[str, str | Path],
-    level: float = 0.95,
+    level: float,
 ) -> str:
     """One patient whole: characteristics, group, every flag, flow QC figure and table,
     the standard curves of the patient's plates, expression with intervals, calls."""

@@ -14,6 +14,7 @@ sys.path.insert(0, WORKFLOW_DIR)  # the Snakefile's folder (also as a module)
 from sortpcr.errors import SheetError  # noqa: E402
 from sortpcr.provenance import code_version as hash_code  # noqa: E402
 from sortpcr.runner import gating_memory_mb  # noqa: E402
+from sortpcr.settings import settings_problems  # noqa: E402
 from sortpcr.sheets import load as load_sheets  # noqa: E402
 
 try:
@@ -21,8 +22,11 @@ try:
 except SheetError as error:
     raise WorkflowError(str(error)) from None
 
-# Our own check above lists every problem; this one fills in the schema defaults.
+# Our own check above lists every problem; this one fills in the schema defaults. Then
+# every step's settings are built once, for what the schema cannot state (crossed ranges).
 validate(config, "../config/schemas/config.schema.yaml")
+if problems := settings_problems(config):
+    raise WorkflowError("\n".join(problems))
 
 PATIENTS = SHEETS.patients
 PLATES = list(SHEETS.plates["plate"])

@@ -5,7 +5,10 @@ from its config section *after* the Snakefile's ``validate`` against
 ``config/schemas/config.schema.yaml`` has filled in the defaults and checked ranges and
 enums. So the classes hold no defaults and repeat none of the schema's checks: the schema is
 the one place a default or a limit is written. The Snakemake adapters in ``scripts/`` build
-the object; the library functions take only that object.
+the object; the library functions take only that object. What the schema cannot state (a
+range whose low end is above its high end) ``from_config`` refuses with a ValueError naming
+the key; :func:`settings_problems` runs every step's ``from_config`` once, so the Snakefile
+stops at start-up with all of them rather than in every job.
 """
 
 from __future__ import annotations
@@ -14,6 +17,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+
+def _ordered(key: str, low: float, high: float, names: tuple[str, str] = ("low", "high")) -> None:
+    """Refuse a range whose low end is above its high end, naming the config key."""
+    if low > high:
+        raise ValueError(f"config {key} [{low:g}, {high:g}]: {names[0]} is above {names[1]}")
 
 
 @dataclass(frozen=True)
@@ -67,8 +76,7 @@ class FlowQCSettings:
         """Build from the schema-validated ``gating`` and ``qc`` sections. The one check
         the schema cannot state: ``qc.cd34_range`` low <= high."""
         low, high = (float(x) for x in qc["cd34_range"])
-        if low > high:
-            raise ValueError(f"config qc.cd34_range [{low:g}, {high:g}]: low is above high")
+        _ordered("qc.cd34_range", low, high)
         return cls(
             blast_gate=str(gating["blast_gate"]),
             fraction_gates={str(k): str(v) for k, v in gating["fraction_gates"].items()},
@@ -159,19 +167,25 @@ class CurveRules:
     slope_max: float | None = None
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any], limits: tuple[str, str]) -> CurveRules:
-        """Build from one schema-validated ``qpcr.curves.<unit>`` section; ``limits``: the
-        names of its two bounds (``efficiency_min``/``_max`` or ``slope_min``/``_max``)."""
+    def from_config(
+        cls, section: Mapping[str, Any], unit: str, limits: tuple[str, str]
+    ) -> CurveRules:
+        """Build from the schema-validated ``qpcr.curves.<unit>`` section; ``limits``: the
+        names of its two bounds (``efficiency_min``/``_max`` or ``slope_min``/``_max``),
+        which must not cross when both are set."""
 
         def bound(key: str) -> float | None:
             value = section.get(key)
             return None if value is None else float(value)
 
+        low, high = (bound(key) for key in limits)
+        if low is not None and high is not None:
+            _ordered(f"qpcr.curves.{unit}", low, high, limits)
         return cls(
             min_points=int(section["min_points"]),
             min_levels=int(section["min_levels"]),
             r2_min=bound("r2_min"),
-            **{key: bound(key) for key in limits},
+            **dict(zip(limits, (low, high), strict=True)),
         )
 
 
@@ -230,10 +244,11 @@ class QpcrSettings:
             ct_min=float(qpcr["ct_min"]),
             curve_ci_level=float(curves["ci_level"]),
             curves={
-                "relative": CurveRules.from_config(
-                    curves["relative"], ("efficiency_min", "efficiency_max")
-                ),
-                "copies": CurveRules.from_config(curves["copies"], ("slope_min", "slope_max")),
+                unit: CurveRules.from_config(curves[unit], unit, limits)
+                for unit, limits in (
+                    ("relative", ("efficiency_min", "efficiency_max")),
+                    ("copies", ("slope_min", "slope_max")),
+                )
             },
             outlier_ct=float(replicates["outlier_ct"]),
             discordant=str(replicates["discordant"]),
@@ -267,3 +282,23 @@ class FigureSettings:
             genes=calls.genes,
             png_dpi=int(figures["png_dpi"]),
         )
+
+
+def settings_problems(config: Mapping[str, Any]) -> list[str]:
+    """Every step's settings built once from the schema-validated ``config``: one line per
+    refusal (a crossed range, named by its key); empty when all build."""
+    steps = (
+        lambda: FlowQCSettings.from_config(config["gating"], config["qc"]),
+        lambda: QpcrSettings.from_config(config["qpcr"]),
+        lambda: NormaliseSettings.from_config(
+            config["qpcr"], config["normalisation"], config["classification"]
+        ),
+        lambda: FigureSettings.from_config(config["classification"], config["figures"]),
+    )
+    problems = []
+    for build in steps:
+        try:
+            build()
+        except ValueError as error:
+            problems.append(str(error))
+    return problems

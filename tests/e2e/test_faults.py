@@ -114,6 +114,23 @@ def test_wrong_sheet_stops_before_any_job_with_every_problem(tmp_path):
     assert not (workdir / "results").exists()
 
 
+def test_crossed_ranges_in_the_config_stop_before_any_job(tmp_path):
+    """What the schema cannot state (a range whose ends cross) stops the run at start-up,
+    every such key named once, before any job."""
+    workdir = copy_workflow(tmp_path / "wf")
+    config = workdir / "config" / "config.yaml"
+    text = config.read_text()
+    text = text.replace("cd34_range: [0.10, 0.90]", "cd34_range: [0.90, 0.10]")
+    text = text.replace("slope_min: -3.9, slope_max: -3.0", "slope_min: -3.0, slope_max: -3.9")
+    config.write_text(text)
+    result = snakemake(workdir, "--cores", "1", check=False)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert out.count("config qc.cd34_range [0.9, 0.1]: low is above high") == 1
+    assert "config qpcr.curves.copies [-3, -3.9]: slope_min is above slope_max" in out
+    assert not (workdir / "results").exists()
+
+
 def test_failed_purity_excludes_that_patient_only(tmp_path):
     import cohort_spec
     import flow_sim

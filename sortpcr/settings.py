@@ -154,8 +154,8 @@ class CurveRules:
     ``min_points``: used standard wells; ``min_levels``: dilution levels with a used well;
     ``r2_min``: coefficient of determination (0-1). ``relative`` (IM-9 dilutions) is judged
     on ``efficiency_min`` / ``efficiency_max`` (fraction, 1.0 = 100 %), ``copies`` (plasmid
-    standards) on ``slope_min`` / ``slope_max`` (cycles per log10 copies). A limit the
-    config leaves out is None: not checked.
+    standards) on ``slope_min`` / ``slope_max`` (cycles per log10 copies). A limit set to
+    null in the config is None: not checked.
     """
 
     min_points: int
@@ -175,7 +175,7 @@ class CurveRules:
         which must not cross when both are set."""
 
         def bound(key: str) -> float | None:
-            value = section.get(key)
+            value = section[key]
             return None if value is None else float(value)
 
         low, high = (bound(key) for key in limits)

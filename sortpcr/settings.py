@@ -14,6 +14,7 @@ stops at start-up with all of them rather than in every job.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,21 @@ def _ordered(key: str, low: float, high: float, names: tuple[str, str] = ("low",
     """Refuse a range whose low end is above its high end, naming the config key."""
     if low > high:
         raise ValueError(f"config {key} [{low:g}, {high:g}]: {names[0]} is above {names[1]}")
+
+
+def identifier_pattern(text: str) -> re.Pattern[str]:
+    """``qpcr.identifier_regex`` compiled; ValueError saying what is wrong when it is no
+    regular expression or lacks the named groups ``target`` and ``sample``."""
+    try:
+        regex = re.compile(text)
+    except re.error as exc:
+        raise ValueError(f"{text!r} is not a regular expression ({exc})") from None
+    missing = [g for g in ("target", "sample") if g not in regex.groupindex]
+    if missing:
+        raise ValueError(
+            f"{text!r} lacks the named group(s) {', '.join(missing)} (write (?P<target>...))"
+        )
+    return regex
 
 
 @dataclass(frozen=True)
@@ -232,8 +248,13 @@ class QpcrSettings:
 
     @classmethod
     def from_config(cls, qpcr: Mapping[str, Any]) -> QpcrSettings:
-        """Build from the schema-validated ``qpcr`` section."""
+        """Build from the schema-validated ``qpcr`` section; an ``identifier_regex`` that
+        cannot split an Identifier is refused here, naming the key."""
         curves, replicates = qpcr["curves"], qpcr["replicates"]
+        try:
+            identifier_pattern(str(qpcr["identifier_regex"]))
+        except ValueError as error:
+            raise ValueError(f"config qpcr.identifier_regex: {error}") from None
         return cls(
             target_aliases={
                 str(k): tuple(str(a) for a in v or ()) for k, v in qpcr["target_aliases"].items()

@@ -100,7 +100,7 @@ def test_r2_and_ci_by_hand():
     # Syy = 5.05^2 + 1.55^2 + 1.75^2 + 4.85^2 = 54.49 -> R2 = 1 - 0.04/54.49 = 0.99926592
     # s = sqrt(0.04/2) = 0.1414214, se(slope) = s/sqrt(5) = 0.0632456,
     # t(0.975, 2 df) = 4.302653 (table) -> slope CI -3.3 -/+ 0.272124
-    fit = fit_line([0, 1, 2, 3], [30.1, 26.6, 23.3, 20.2])
+    fit = fit_line([0, 1, 2, 3], [30.1, 26.6, 23.3, 20.2], 0.95)
     assert fit["slope"] == pytest.approx(-3.3, abs=1e-12)
     assert fit["intercept"] == pytest.approx(30.0, abs=1e-12)
     assert fit["r2"] == pytest.approx(0.99926592, abs=1e-8)
@@ -162,7 +162,7 @@ def test_pooled_fit_reproduces_biorad_and_per_target_curves_differ():
     with answer.open(newline="") as handle:
         biorad = next(csv.DictReader(handle))
     wells = read_plate(cq, "CFX3", None, SETTINGS)
-    pooled = pooled_fit(wells, "SYBR")
+    pooled = pooled_fit(wells, "SYBR", SETTINGS.curve_ci_level)
     assert pooled["n"] == 85
     # the instrument's own numbers, to the last digit it printed
     assert pooled["slope"] == pytest.approx(float(biorad["Slope"]), abs=1e-9)
@@ -297,6 +297,5 @@ def test_crossed_curve_limits_are_refused_by_name():
     (tests/test_settings.py: the Snakefile collects it at start-up)."""
     with pytest.raises(ValueError, match=r"qpcr.curves.relative \[1.1, 0.9\]: efficiency_min"):
         qpcr_settings(curves={"relative": {"efficiency_min": 1.1, "efficiency_max": 0.9}})
-    assert qpcr_settings(
-        curves={"copies": {"slope_min": -3.3, "slope_max": -3.3}}
-    )  # equal: one slope
+    equal = qpcr_settings(curves={"copies": {"slope_min": -3.3, "slope_max": -3.3}}).curves
+    assert (equal["copies"].slope_min, equal["copies"].slope_max) == (-3.3, -3.3)  # one slope

@@ -213,7 +213,9 @@ def test_failed_or_missing_curve_is_not_evaluable():
 
 def test_bad_ntc_policy_is_refused_by_the_schema():
     """The enum is checked once, by the config schema, before any job runs."""
-    with pytest.raises(Exception, match="ntc_policy"):
+    from snakemake.exceptions import WorkflowError
+
+    with pytest.raises(WorkflowError, match="ntc_policy"):
         validated_config(qpcr={"ntc_policy": "ignore"})
 
 

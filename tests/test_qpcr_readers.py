@@ -315,6 +315,9 @@ def test_generic_and_copies_unit(tmp_path):
     assert set(t["unit"]) == {"copies"}
     assert t["quantity"].iloc[0] == 1e5
     assert read_plate(path, "FUS", None, SETTINGS, unit="relative")["unit"].iloc[0] == ("relative")
+    with pytest.raises(QPCRFormatError) as err:  # plates.tsv checks it; a library caller too
+        read_plate(path, "FUS", None, SETTINGS, unit="Relative")
+    assert str(err.value) == f"{path}: plate unit 'Relative' is not one of relative, copies"
 
 
 def test_cfx_xlsx(tmp_path):

@@ -228,3 +228,37 @@ def test_table_captions_state_the_fold_threshold_they_are_given():
     assert "genes at least 2-fold higher in CD34+" in pages[2.0]["table_resistance_groups"]
     assert "genes at least 3-fold higher in CD34+" in pages[3.0]["table_resistance_groups"]
     assert not [name for name, doc in pages[3.0].items() if "2-fold" in doc]
+
+
+@pytest.mark.parametrize("limits", ["shipped", "null"])
+def test_report_captions_render_with_the_configured_curve_limits(limits):
+    """Every caption renders as Snakemake's report renders it (Jinja with trim_blocks and
+    lstrip_blocks, then docutils), with the shipped config and with curve limits set to
+    null (not checked), which the captions say in words instead of failing on None."""
+    from types import SimpleNamespace
+
+    from docutils.core import publish_parts
+    from jinja2 import Environment
+
+    from tests.conftest import ROOT, validated_config
+
+    config = validated_config()
+    if limits == "null":
+        config["qpcr"]["curves"]["relative"]["efficiency_max"] = None
+        config["qpcr"]["curves"]["copies"].update(slope_min=None, r2_min=None)
+    snakemake = SimpleNamespace(config=config, wildcards={"plate": "EXPR01", "patient": "P01"})
+    env = Environment(trim_blocks=True, lstrip_blocks=True)
+    texts = {}
+    for path in sorted((ROOT / "resources" / "report").glob("*.rst")):
+        text = env.from_string(path.read_text()).render(snakemake=snakemake, categories={},
+                                                          files={})  # fmt: skip
+        publish_parts(text, writer="html", settings_overrides={"halt_level": 2})  # warnings fail
+        assert "None" not in text, path.name
+        texts[path.stem] = " ".join(text.split())
+    curves = texts["qpcr_curves"]
+    if limits == "shipped":
+        assert "efficiency 90 to 110 % and R² at least 0.98" in curves
+        assert "slope -3.9 to -3 and R² at least 0.98" in curves
+    else:
+        assert "efficiency at least 90 % and R² at least 0.98" in curves
+        assert "slope at most -3 and R² not checked" in curves

@@ -108,7 +108,20 @@ def test_settings_build_from_only_what_the_schema_requires():
             {"curves": {"relative": {"efficiency_min": 1.2}}},
             "config qpcr.curves.relative [1.2, 1.1]: efficiency_min is above efficiency_max",
         ),
+        (
+            "qpcr",
+            {"identifier_regex": r"^(?P<x>.*)$"},
+            "config qpcr.identifier_regex: '^(?P<x>.*)$' lacks the named group(s) target, sample "
+            "(write (?P<target>...))",
+        ),
     ],
 )
-def test_a_crossed_range_is_one_named_problem(section, changes, words):
+def test_what_the_schema_cannot_state_is_one_named_problem(section, changes, words):
     assert settings_problems(validated_config(**{section: changes})) == [words]
+
+
+def test_an_empty_identifier_regex_is_refused_by_the_schema():
+    from snakemake.exceptions import WorkflowError
+
+    with pytest.raises(WorkflowError, match="identifier_regex"):
+        validated_config(qpcr={"identifier_regex": ""})

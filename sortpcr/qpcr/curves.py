@@ -95,7 +95,7 @@ def efficiency_from_slope(slope: float) -> float:
     return 10.0 ** (-1.0 / slope) - 1.0
 
 
-def fit_line(log10q: Any, ct: Any, ci_level: float = 0.95) -> dict[str, float]:
+def fit_line(log10q: Any, ct: Any, ci_level: float) -> dict[str, float]:
     """OLS of ``ct`` (cycles) on ``log10q``; returns the fit statistics as a dict.
 
     Keys: ``slope, intercept, r2, efficiency, efficiency_low, efficiency_high, residual_sd,
@@ -153,12 +153,13 @@ def fit_line(log10q: Any, ct: Any, ci_level: float = 0.95) -> dict[str, float]:
     return out
 
 
-def pooled_fit(wells: Rows, fluor: str | None = None) -> dict[str, float]:
+def pooled_fit(wells: Rows, fluor: str | None, ci_level: float) -> dict[str, float]:
     """Bio-Rad's "Standard Curve Results": one OLS over every standard well with a Ct of a
     fluorophore, all targets pooled, no outlier rule. For comparison only, never used.
 
     ``wells``: dict rows (or a DataFrame) of the reader's columns; ``fluor=None`` pools all
-    standard wells of the table.
+    standard wells of the table; ``ci_level``: level of the efficiency interval (Bio-Rad
+    prints none).
     """
     std = [
         row
@@ -167,7 +168,7 @@ def pooled_fit(wells: Rows, fluor: str | None = None) -> dict[str, float]:
         and not is_missing(row["ct"])
         and (fluor is None or row["fluor"] == fluor)
     ]
-    return fit_line(np.log10(column_floats(std, "quantity")), column_floats(std, "ct"))
+    return fit_line(np.log10(column_floats(std, "quantity")), column_floats(std, "ct"), ci_level)
 
 
 def _acceptance(

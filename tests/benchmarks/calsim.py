@@ -315,8 +315,10 @@ def load_config(
 ) -> dict[str, Any]:
     """The imported tree's ``config/config.yaml`` with ``qpcr.rt_sd_log2`` and
     ``qpcr.reference_genes`` set, and ``overrides`` (dotted keys, e.g.
-    ``qpcr.replicates.discordant``) applied."""
+    ``qpcr.replicates.discordant``) applied, then validated by the tree's schema (defaults
+    filled in), as the Snakefile does."""
     import yaml
+    from snakemake.utils import validate
 
     with open(tree_root() / "config" / "config.yaml", encoding="utf-8") as handle:
         config = yaml.safe_load(handle)
@@ -329,6 +331,7 @@ def load_config(
         for key in parents:
             section = section.setdefault(key, {})
         section[last] = value
+    validate(config, str(tree_root() / "config" / "schemas" / "config.schema.yaml"))
     return config
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sortpcr.errors import QPCRFormatError
+from sortpcr.settings import identifier_pattern
 
 from .columns import TableRows, _replicate_id, _role_from_code
 from .contract import Dialect, RawWell
@@ -24,22 +25,11 @@ if TYPE_CHECKING:
 
 def _identifier_regex(settings: QpcrSettings) -> re.Pattern[str]:
     """``settings.identifier_regex`` compiled; QPCRFormatError (a config problem) when it
-    is not a regular expression or lacks the named groups ``target`` and ``sample``."""
-    text = settings.identifier_regex
+    cannot split an Identifier (:func:`sortpcr.settings.identifier_pattern`)."""
     try:
-        regex = re.compile(text)
-    except re.error as exc:
-        raise QPCRFormatError(
-            None, f"{text!r} is not a regular expression ({exc})", "config qpcr.identifier_regex"
-        ) from None
-    missing = [g for g in ("target", "sample") if g not in regex.groupindex]
-    if missing:
-        raise QPCRFormatError(
-            None,
-            f"{text!r} lacks the named group(s) {', '.join(missing)} (write (?P<target>...))",
-            "config qpcr.identifier_regex",
-        )
-    return regex
+        return identifier_pattern(settings.identifier_regex)
+    except ValueError as error:
+        raise QPCRFormatError(None, str(error), "config qpcr.identifier_regex") from None
 
 
 def _split_identifier(identifier: str, regex: re.Pattern[str]) -> tuple[str, str] | None:

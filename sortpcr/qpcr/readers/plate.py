@@ -168,6 +168,10 @@ def _check_duplicates(path: Path, d: Dialect, records: Sequence[RawWell]) -> Non
 def _plate_unit(path: Path, records: Sequence[RawWell], settings: QpcrSettings, unit: str) -> str:
     """``unit`` (from plates.tsv), else the unit the standards state, else ``copies`` when
     the plate carries a copy target, else ``relative``."""
+    if unit and unit not in settings.curves:
+        raise QPCRFormatError(
+            path, f"plate unit {unit!r} is not one of {', '.join(settings.curves)}"
+        )
     stated = stated_unit(path, records)
     if unit and stated and unit != stated[0]:
         raise QPCRFormatError(

@@ -1,4 +1,4 @@
-"""BD FACSDiva experiment XML as a strategy (sortpcr.diva): axes with hand-worked values, a
+"""BD FACSDiva experiment XML as a strategy (sortpcr.gating.diva): axes with hand-worked values, a
 crafted experiment with every region and population type checked against numpy, the
 refusals, and the real FACSDiva 6.1.3 export in ../shared/fcs/diva against the counts Diva
 recorded in it."""
@@ -15,10 +15,10 @@ import pytest
 from conftest import flowqc_settings, shared_path
 from matplotlib.path import Path as MplPath
 
-from sortpcr.diva import apply_transform, biex_width, read_tube, tube_gatingml
 from sortpcr.errors import GatingError, XMLSecurityError
 from sortpcr.fcs import read_fcs
 from sortpcr.gating import Transform, evaluate, evaluate_flowkit, load_strategy, require_gates
+from sortpcr.gating.diva import apply_transform, biex_width, read_tube, tube_gatingml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "resources" / "demo"))

@@ -367,3 +367,45 @@ def test_check_gate_ids_names_every_missing_id_and_the_defined_ones():
     text = str(info.value)
     assert "'Blasts', 'CD34pos' named in the config are not in the strategy" in text
     assert "it defines: Cells, P4" in text
+
+
+def test_gates_are_ordered_after_what_they_need_and_a_cycle_is_named(tmp_path):
+    """One ordering for Gating-ML and FACSDiva: parents and Boolean inputs first, in the
+    file's order otherwise; a Boolean gate that needs itself through another is refused."""
+    from sortpcr.gating.model import Gate, dependency_order
+
+    gates = {
+        "Both": Gate("Both", None, "boolean", op="and", refs=(("A", True), ("B", True))),
+        "B": Gate("B", "A", "rectangle"),
+        "A": Gate("A", None, "rectangle"),
+    }
+    needs = {"Both": ["A", "B"], "B": ["A"], "A": []}
+    assert list(dependency_order(gates, needs.__getitem__, "s.xml", "gate")) == ["A", "B", "Both"]
+    needs["A"] = ["Both"]
+    with pytest.raises(GatingError, match=r"s.xml: cyclic population references around 'Both'"):
+        dependency_order(gates, needs.__getitem__, "s.xml", "population")
+
+    cyclic = tmp_path / "cyclic.xml"
+    cyclic.write_text(
+        textwrap.dedent(
+            """\
+            <gating:Gating-ML xmlns:gating="http://www.isac-net.org/std/Gating-ML/v2.0/gating"
+                xmlns:data-type="http://www.isac-net.org/std/Gating-ML/v2.0/datatypes">
+              <gating:BooleanGate gating:id="X">
+                <gating:and>
+                  <gating:gateReference gating:ref="Y"/>
+                  <gating:gateReference gating:ref="Y"/>
+                </gating:and>
+              </gating:BooleanGate>
+              <gating:BooleanGate gating:id="Y">
+                <gating:and>
+                  <gating:gateReference gating:ref="X"/>
+                  <gating:gateReference gating:ref="X"/>
+                </gating:and>
+              </gating:BooleanGate>
+            </gating:Gating-ML>
+            """
+        )
+    )
+    with pytest.raises(GatingError, match="cyclic gate references around 'X'"):
+        load_strategy(cyclic)

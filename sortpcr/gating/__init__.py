@@ -13,6 +13,8 @@ the seams FlowKit keeps apart:
 * :mod:`.transforms`, :mod:`.engine`, :mod:`.adapt` - evaluation without FlowKit;
 * :mod:`.flowkit_bridge` - FlowJo workspaces and FlowKit as fallback and reference
   (imported only when used);
+* :mod:`.diva` - BD FACSDiva experiment XML: its tubes, gates and axes as our model
+  (imported only when a Diva strategy is loaded);
 * :mod:`.xmlns` - the Gating-ML namespaces.
 """
 

@@ -13,15 +13,21 @@ recorded. The density searches themselves are :mod:`sortpcr.adaptive`; at most
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from .model import _UNCOMP, ClusterSearch, Dimension, Gate, ValleySearch
+from .model import _UNCOMP, ClusterSearch, Dimension, Gate, Strategy, ValleySearch
 from .transforms import _transform, inverse_values
 
-if TYPE_CHECKING:
-    from .engine import _Evaluator
+
+class _Evaluator(Protocol):
+    """What the searches read from the engine's evaluator (:mod:`.engine`): the strategy
+    and one dimension's untransformed values for some events."""
+
+    s: Strategy
+
+    def raw(self, dim: Dimension, comp: str | None, rows: np.ndarray | None, key) -> np.ndarray: ...
 
 
 #: at most this many events enter a density search (an even stride through the parent):

@@ -24,7 +24,7 @@ FlowKit / Gating-ML 2.0:
 * every gate is ANDed with its parent (``parent_id``).
 
 Strategies FlowKit must evaluate (fallback, FlowJo workspaces) go to :mod:`.flowkit_bridge`;
-a Diva experiment's tube is chosen by :mod:`sortpcr.diva`; adaptive gates are moved by
+a Diva experiment's tube is chosen by :mod:`.diva`; adaptive gates are moved by
 :mod:`.adapt` before they are tested. Dimension names that are not channels of a file ->
 :class:`GatingError` naming the missing channels and the file.
 """
@@ -235,7 +235,7 @@ def evaluate(
     Strategy channels absent from the file -> GatingError naming them and the file.
     """
     if strategy.kind == "diva":  # a FACSDiva experiment: the gates of the file's tube
-        from ..diva import tube_strategy
+        from .diva import tube_strategy
 
         strategy = tube_strategy(strategy, sample or Path(fcs.path).name)
     if strategy.kind == "flowjo":
@@ -317,7 +317,7 @@ def gate_view(strategy: Strategy, fcs: FCSData, gate_id: str) -> GateView | None
     """The coordinates of ``gate_id`` on ``fcs`` (None for gates we cannot draw: Boolean
     gates and strategies evaluated by FlowKit)."""
     if strategy.kind == "diva":  # a FACSDiva experiment: the gates of the file's tube
-        from ..diva import tube_strategy
+        from .diva import tube_strategy
 
         strategy = tube_strategy(strategy, Path(fcs.path).name)
     if strategy.engine != "sortpcr" or gate_id not in strategy.gates:

@@ -49,7 +49,7 @@ def applied_gatingml(strategy: Strategy, fcs: FCSData | None, note: str = "") ->
     if strategy.source is not None:
         return gatingml_text(strategy, note)
     if strategy.kind in ("diva", "diva-tube"):  # the file's tube only, never the experiment
-        from ..diva import tube_gatingml
+        from .diva import tube_gatingml
 
         return tube_gatingml(strategy, fcs, note)
     if strategy.kind != "flowjo":

@@ -13,7 +13,7 @@ dataclasses, gates in evaluation order (parents and references first); a gate's 
 search is read by :mod:`.extension`. Something ``_Unsupported`` makes FlowKit parse and
 evaluate the file instead (``Strategy.engine == "flowkit"``, with the reason). A FlowJo 10
 workspace is recognised and its sample names listed (FlowKit reads it when a file is
-gated: :mod:`.flowkit_bridge`); a BD FACSDiva experiment goes to :mod:`sortpcr.diva`.
+gated: :mod:`.flowkit_bridge`); a BD FACSDiva experiment goes to :mod:`.diva`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,16 @@ from ..errors import GatingError
 from ..safe_input import read_xml_file
 from .extension import _parse_search
 from .flowkit_bridge import _flowkit_gatingml, _flowkit_parent
-from .model import _UNCOMP, Dimension, Gate, Matrix, Strategy, Transform, ValleySearch
+from .model import (
+    _UNCOMP,
+    Dimension,
+    Gate,
+    Matrix,
+    Strategy,
+    Transform,
+    ValleySearch,
+    dependency_order,
+)
 from .xmlns import _GATE_TAGS, DT, GML, XF, _attr, _d, _g, _t
 
 
@@ -266,31 +275,16 @@ def _order_gates(gates: dict[str, Gate], quad_groups: set[str], path: str) -> di
                 )  # fmt: skip
             need.add(fallback)
         deps[g.id] = need
-    # A quadrant gate container used as parent: its quadrants' parent is that of the group.
-    order: list[str] = []
-    done: set[str] = set()
-    visiting: set[str] = set()
 
-    def visit(gid: str) -> None:
-        if gid in done:
-            return
-        if gid in visiting:
-            raise GatingError(path, f"cyclic gate references around {gid!r}")
-        visiting.add(gid)
-        for dep in sorted(deps.get(gid, ())):
-            if dep in gates:
-                visit(dep)
-            else:  # parent is a quadrant gate container: depend on its quadrants
-                for q in gates.values():
-                    if q.group == dep:
-                        visit(q.id)
-        visiting.discard(gid)
-        done.add(gid)
-        order.append(gid)
+    def needs(gid: str) -> list[str]:
+        # a quadrant gate container used as parent: depend on its quadrants
+        return [
+            q
+            for dep in sorted(deps.get(gid, ()))
+            for q in ([dep] if dep in gates else [g.id for g in gates.values() if g.group == dep])
+        ]
 
-    for gid in gates:
-        visit(gid)
-    return {gid: gates[gid] for gid in order}
+    return dependency_order(gates, needs, path, "gate")
 
 
 def _parse_gatingml(root, path: str) -> Strategy:
@@ -374,8 +368,8 @@ def load_strategy(path: str | Path) -> Strategy:
             raise GatingError(name, f"FlowJo workspace version {version!r}; 10 or later is read")
         names = tuple(sorted({n.get("name") for n in root.iter("SampleNode") if n.get("name")}))
         return Strategy(name, "flowjo", {}, {}, {}, engine="flowkit", sample_ids=names)
-    if tag == "bdfacs":  # a BD FACSDiva experiment: gates per tube (sortpcr.diva)
-        from ..diva import experiment_strategy
+    if tag == "bdfacs":  # a BD FACSDiva experiment: gates per tube (sortpcr.gating.diva)
+        from .diva import experiment_strategy
 
         return experiment_strategy(root, name)
     raise GatingError(name, f"root element <{tag}> is neither Gating-ML 2.0 nor a FlowJo workspace")

@@ -3,7 +3,7 @@
 Calling convention: data only. Frozen dataclasses (:class:`Dimension`, :class:`Gate`,
 :class:`ClusterSearch`, :class:`ValleySearch`, :class:`Transform`, :class:`Matrix`,
 :class:`GatingResult`, :class:`GateView`) built by the readers (:mod:`.gatingml`,
-:mod:`sortpcr.diva`) and the engine; :class:`Strategy` (mutable: FlowKit's parsed object is
+:mod:`.diva`) and the engine; :class:`Strategy` (mutable: FlowKit's parsed object is
 cached on it) answers questions about its own gate tree. Nothing here reads a file, imports
 FlowKit or evaluates a gate. Display coordinates are the units after a gate dimension's
 transform; scale values are the FCS file's values (compensated as the gate says).
@@ -14,7 +14,7 @@ the IDs that exist (:func:`require_gates`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -265,3 +265,28 @@ def check_gate_ids(
             f"the strategy; it defines: {', '.join(defined)}",
             "gate IDs",
         )
+
+
+def dependency_order(
+    gates: dict[str, Gate], needs: Callable[[str], Iterable[str]], path: str, what: str
+) -> dict[str, Gate]:
+    """``gates`` reordered so that each follows the gates it needs (``needs(gate_id)``: the
+    IDs of its parent, Boolean inputs, ...); a cycle -> :class:`GatingError` naming a gate
+    on it (``what``: the file's word for a gate, e.g. ``gate`` or ``population``)."""
+    order: dict[str, Gate] = {}
+    visiting: set[str] = set()
+
+    def visit(gid: str) -> None:
+        if gid in order:
+            return
+        if gid in visiting:
+            raise GatingError(path, f"cyclic {what} references around {gid!r}")
+        visiting.add(gid)
+        for dep in needs(gid):
+            visit(dep)
+        visiting.discard(gid)
+        order[gid] = gates[gid]
+
+    for gid in gates:
+        visit(gid)
+    return order

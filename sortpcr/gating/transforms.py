@@ -4,7 +4,7 @@ Calling convention: pure functions ``f(values, transform) -> ndarray`` on float6
 scale values -> display coordinates (:func:`transform_values`, private ``_transform``) or
 back (:func:`inverse_values`, ``_inverse``); None as transform is the identity. The same
 flowutils calls as FlowKit make, so the results are equal to the bit; ``diva_*`` kinds are
-applied by :mod:`sortpcr.diva`. A transform without an inverse here -> :class:`GatingError`.
+applied by :mod:`.diva`. A transform without an inverse here -> :class:`GatingError`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def _transform(values: np.ndarray, t: Transform) -> np.ndarray:
         return flowutils.transforms.logicle(values, None, t=p["T"], m=p["M"], w=p["W"], a=p["A"])
     if t.kind == "hyperlog":
         return flowutils.transforms.hyperlog(values, None, t=p["T"], m=p["M"], w=p["W"], a=p["A"])
-    if t.kind.startswith("diva_"):  # BD FACSDiva axes (sortpcr.diva)
-        from ..diva import apply_transform
+    if t.kind.startswith("diva_"):  # BD FACSDiva axes (sortpcr.gating.diva)
+        from .diva import apply_transform
 
         return apply_transform(values, t)
     raise GatingError("", f"transform {t.kind!r} cannot be applied to a channel")

@@ -4,7 +4,7 @@ Calling convention: constants and pure one-line helpers; ``_g``/``_t``/``_d``/``
 local name and return the Clark-notation tag (``{namespace}name``) in the gating,
 transformations, data-type and sortpcr namespaces; :func:`_attr` reads an attribute with
 or without its namespace. Shared by the reader (:mod:`.gatingml`), the adaptive extension
-(:mod:`.extension`) and :mod:`sortpcr.diva`.
+(:mod:`.extension`) and :mod:`.diva`.
 """
 
 from __future__ import annotations

@@ -79,9 +79,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import GatingError
-from .gating import DT, GML, XF, Dimension, Gate, Matrix, Strategy, Transform
-from .safe_input import read_xml_file
+from ..errors import GatingError
+from ..safe_input import read_xml_file
+from .model import Dimension, Gate, Matrix, Strategy, Transform, dependency_order
+from .xmlns import DT, GML, XF
 
 __all__ = [
     "DivaExperiment",
@@ -486,25 +487,12 @@ def _range(values: list[float], params: Mapping[str, float]) -> tuple[float | No
 
 def _order(gates: dict[str, Gate], path: str) -> dict[str, Gate]:
     """Parents and Boolean inputs before the gates that use them."""
-    order: dict[str, Gate] = {}
-    visiting: set[str] = set()
 
-    def visit(gid: str) -> None:
-        if gid in order:
-            return
-        if gid in visiting:
-            raise GatingError(path, f"cyclic population references around {gid!r}")
-        visiting.add(gid)
+    def needs(gid: str) -> list[str]:
         gate = gates[gid]
-        for dep in [gate.parent, *(r for r, _ in gate.refs)]:
-            if dep is not None:
-                visit(dep)
-        visiting.discard(gid)
-        order[gid] = gate
+        return [d for d in (gate.parent, *(r for r, _ in gate.refs)) if d is not None]
 
-    for gid in gates:
-        visit(gid)
-    return order
+    return dependency_order(gates, needs, path, "population")
 
 
 # --------------------------------------------------------------------------- public

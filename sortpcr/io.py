@@ -1,4 +1,5 @@
-"""Small file helpers shared by all steps: atomic writes and deterministic tables."""
+"""Small file helpers shared by all steps: atomic writes, deterministic tables and Office
+files."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import json
 import math
 import numbers
 import os
+import re
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -242,3 +245,26 @@ def concat_tsv(paths: list[str | Path], out: str | Path) -> None:
         columns += [c for c in header if c not in columns]
         rows += read_records(path)
     write_records(out, rows, columns)
+
+
+def normalise_zip(path: Path) -> None:
+    """Rewrite an Office file (xlsx, docx) with fixed member timestamps and document dates
+    (openpyxl and python-docx stamp the current time on save)."""
+    with zipfile.ZipFile(path) as source:
+        members = [(info.filename, source.read(info.filename)) for info in source.infolist()]
+    stamp = rb"\g<1>2000-01-01T00:00:00Z\g<2>"
+    members = [
+        (
+            name,
+            re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", stamp, data)
+            if name == "docProps/core.xml"
+            else data,
+        )
+        for name, data in members
+    ]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            target.writestr(info, data)

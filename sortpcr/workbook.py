@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sortpcr.io import cell_text
-from sortpcr.report.columns import describe
+from sortpcr.io import cell_text, normalise_zip
+from sortpcr.report.columns import describe, purity_percent
 from sortpcr.report.journal import table1_journal, table2_journal
 
 #: Sheet order of the data sheets (others follow in the given order).
@@ -40,24 +39,7 @@ DATA_SHEETS = (
 )
 JOURNAL_SHEETS = ("Table 1 (journal)", "Table 2 (journal)")
 COLUMN_SHEET = "columns"
-#: the flow QC table's purity columns (fractions of 1) and their percent names
-PURITY_COLUMNS = {
-    "purity": "purity_pct",
-    "purity_all_events": "purity_all_events_pct",
-    "purity_cells": "purity_cells_pct",
-}
 AGE_NOTE = "'<1' = under one year: kept as text, the other ages are numbers (years)"
-_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-
-
-def purity_percent(flow: pd.DataFrame) -> pd.DataFrame:
-    """The flow QC table with its purities (fractions of 1) in percent, renamed ``*_pct``."""
-    flow = flow.copy()
-    for column, name in PURITY_COLUMNS.items():
-        if column in flow.columns:
-            flow[column] = pd.to_numeric(flow[column], errors="coerce") * 100.0
-            flow = flow.rename(columns={column: name})
-    return flow
 
 
 def age_value(value: Any) -> int | float | str | None:
@@ -232,26 +214,3 @@ def write_workbook(path: str | Path, tables: Mapping[str, pd.DataFrame]) -> None
     path = Path(path)
     book.save(path)
     normalise_zip(path)
-
-
-def normalise_zip(path: Path) -> None:
-    """Rewrite an Office file (xlsx, docx) with fixed member timestamps and document dates
-    (openpyxl and python-docx stamp the current time on save)."""
-    with zipfile.ZipFile(path) as source:
-        members = [(info.filename, source.read(info.filename)) for info in source.infolist()]
-    stamp = rb"\g<1>2000-01-01T00:00:00Z\g<2>"
-    members = [
-        (
-            name,
-            re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", stamp, data)
-            if name == "docProps/core.xml"
-            else data,
-        )
-        for name, data in members
-    ]
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target:
-        for name, data in members:
-            info = zipfile.ZipInfo(name, date_time=_FIXED_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            target.writestr(info, data)

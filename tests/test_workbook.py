@@ -5,14 +5,13 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from sortpcr.report.columns import COLUMNS
+from sortpcr.report.columns import COLUMNS, purity_percent
 from sortpcr.workbook import (
     AGE_NOTE,
     COLUMN_SHEET,
     JOURNAL_SHEETS,
     age_value,
     number_format,
-    purity_percent,
     write_workbook,
 )
 

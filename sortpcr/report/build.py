@@ -14,10 +14,10 @@ from typing import Any
 import pandas as pd
 
 from sortpcr.io import cell_text
+from sortpcr.report.columns import purity_percent
 from sortpcr.report.html import page, table_page
 from sortpcr.report.pages import front_page, journal_page, patient_page
 from sortpcr.settings import ClassifySettings
-from sortpcr.workbook import purity_percent
 
 #: table name -> (title, caption) of its page; ``{threshold}`` in a caption is the fold
 #: threshold of the run

@@ -1,12 +1,24 @@
 """What every column of the result tables means, and its unit.
 
 One dictionary serves the report's table pages (header tooltips and the "Columns" list) and
-the workbook's ``columns`` sheet, so both explain a column in the same words.
+the workbook's ``columns`` sheet, so both explain a column in the same words; both show the
+flow QC table's purities in percent (:func:`purity_percent`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: the flow QC table's purity columns (fractions of 1) and their percent names
+PURITY_COLUMNS = {
+    "purity": "purity_pct",
+    "purity_all_events": "purity_all_events_pct",
+    "purity_cells": "purity_cells_pct",
+}
 
 #: column -> (meaning, unit); unit "" when the column is text or a count of patients/rows
 COLUMNS: dict[str, tuple[str, str]] = {
@@ -237,3 +249,15 @@ def describe(column: str) -> tuple[str, str]:
 def undocumented(columns: Iterable[str]) -> list[str]:
     """The columns that :data:`COLUMNS` does not describe, in their order."""
     return [c for c in columns if c not in COLUMNS]
+
+
+def purity_percent(flow: pd.DataFrame) -> pd.DataFrame:
+    """The flow QC table with its purities (fractions of 1) in percent, renamed ``*_pct``."""
+    import pandas as pd
+
+    flow = flow.copy()
+    for column, name in PURITY_COLUMNS.items():
+        if column in flow.columns:
+            flow[column] = pd.to_numeric(flow[column], errors="coerce") * 100.0
+            flow = flow.rename(columns={column: name})
+    return flow

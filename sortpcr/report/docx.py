@@ -3,7 +3,7 @@
 The same cells as the HTML journal page and the workbook's journal sheets
 (:mod:`sortpcr.report.journal`): a title above each table, a rule above and below the header
 and below the last row, footnotes under Table 2. Landscape A4. Deterministic: fixed
-document properties and zip timestamps (:func:`sortpcr.workbook.normalise_zip`).
+document properties and zip timestamps (:func:`sortpcr.io.normalise_zip`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sortpcr.io import cell_text
+from sortpcr.io import cell_text, normalise_zip
 from sortpcr.report.journal import table1_journal, table2_journal
-from sortpcr.workbook import normalise_zip
 
 TITLE1 = "Table 1. Patient characteristics"
 TITLE2 = "Table 2. Resistant properties of CD34+ vs CD34− leukemic blasts"

@@ -23,7 +23,8 @@ except SheetError as error:
     raise WorkflowError(str(error)) from None
 
 # Our own check above lists every problem; this one fills in the schema defaults. Then
-# every step's settings are built once, for what the schema cannot state (crossed ranges).
+# every step's settings are built once, for what the schema cannot state (crossed
+# ranges, an identifier_regex without its groups).
 validate(config, "../config/schemas/config.schema.yaml")
 if problems := settings_problems(config):
     raise WorkflowError("\n".join(problems))

@@ -6,7 +6,8 @@ from its config section *after* the Snakefile's ``validate`` against
 enums. So the classes hold no defaults and repeat none of the schema's checks: the schema is
 the one place a default or a limit is written. The Snakemake adapters in ``scripts/`` build
 the object; the library functions take only that object. What the schema cannot state (a
-range whose low end is above its high end) ``from_config`` refuses with a ValueError naming
+range whose low end is above its high end, an identifier regex without its groups)
+``from_config`` refuses with a ValueError naming
 the key; :func:`settings_problems` runs every step's ``from_config`` once, so the Snakefile
 stops at start-up with all of them rather than in every job.
 """
@@ -307,7 +308,8 @@ class FigureSettings:
 
 def settings_problems(config: Mapping[str, Any]) -> list[str]:
     """Every step's settings built once from the schema-validated ``config``: one line per
-    refusal (a crossed range, named by its key); empty when all build."""
+    refusal (a crossed range, an unusable identifier regex; each names its key); empty when
+    all build."""
     steps = (
         lambda: FlowQCSettings.from_config(config["gating"], config["qc"]),
         lambda: QpcrSettings.from_config(config["qpcr"]),

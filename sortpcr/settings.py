@@ -7,9 +7,9 @@ enums. So the classes hold no defaults and repeat none of the schema's checks: t
 the one place a default or a limit is written. The Snakemake adapters in ``scripts/`` build
 the object; the library functions take only that object. What the schema cannot state (a
 range whose low end is above its high end, an identifier regex without its groups)
-``from_config`` refuses with a ValueError naming
-the key; :func:`settings_problems` runs every step's ``from_config`` once, so the Snakefile
-stops at start-up with all of them rather than in every job.
+``from_config`` refuses with a ValueError naming the key; :func:`settings_problems` runs
+every step's ``from_config`` once, so the Snakefile stops at start-up with all of them
+rather than in every job.
 """
 
 from __future__ import annotations

@@ -18,7 +18,13 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
+
+
+def _frozen(mapping: dict[str, Any]) -> Mapping[str, Any]:
+    """A read-only view, so that a frozen settings object is immutable all through."""
+    return MappingProxyType(mapping)
 
 
 def _ordered(key: str, low: float, high: float, names: tuple[str, str] = ("low", "high")) -> None:
@@ -81,8 +87,8 @@ class FlowQCSettings:
     """
 
     blast_gate: str
-    fraction_gates: dict[str, str]
-    markers: dict[str, tuple[str, ...]]
+    fraction_gates: Mapping[str, str]
+    markers: Mapping[str, tuple[str, ...]]
     min_blast_events: int
     purity_min: float
     purity_denominator: str
@@ -96,8 +102,10 @@ class FlowQCSettings:
         _ordered("qc.cd34_range", low, high)
         return cls(
             blast_gate=str(gating["blast_gate"]),
-            fraction_gates={str(k): str(v) for k, v in gating["fraction_gates"].items()},
-            markers={str(k): tuple(str(a) for a in v) for k, v in gating["markers"].items()},
+            fraction_gates=_frozen({str(k): str(v) for k, v in gating["fraction_gates"].items()}),
+            markers=_frozen(
+                {str(k): tuple(str(a) for a in v) for k, v in gating["markers"].items()}
+            ),
             min_blast_events=int(gating["min_blast_events"]),
             purity_min=float(qc["purity_min"]),
             purity_denominator=str(qc["purity_denominator"]),
@@ -224,13 +232,13 @@ class QpcrSettings:
     (cycles beyond the standards' Ct span before a sample is out of range).
     """
 
-    target_aliases: dict[str, tuple[str, ...]]
+    target_aliases: Mapping[str, tuple[str, ...]]
     identifier_regex: str
     copy_targets: tuple[str, ...]
     ct_max: float
     ct_min: float
     curve_ci_level: float
-    curves: dict[str, CurveRules]
+    curves: Mapping[str, CurveRules]
     outlier_ct: float
     discordant: str
     poisson_copies_max: float
@@ -257,21 +265,23 @@ class QpcrSettings:
         except ValueError as error:
             raise ValueError(f"config qpcr.identifier_regex: {error}") from None
         return cls(
-            target_aliases={
-                str(k): tuple(str(a) for a in v or ()) for k, v in qpcr["target_aliases"].items()
-            },
+            target_aliases=_frozen(
+                {str(k): tuple(str(a) for a in v or ()) for k, v in qpcr["target_aliases"].items()}
+            ),
             identifier_regex=str(qpcr["identifier_regex"]),
             copy_targets=tuple(str(t) for t in qpcr["copy_targets"]),
             ct_max=float(qpcr["ct_max"]),
             ct_min=float(qpcr["ct_min"]),
             curve_ci_level=float(curves["ci_level"]),
-            curves={
-                unit: CurveRules.from_config(curves[unit], unit, limits)
-                for unit, limits in (
-                    ("relative", ("efficiency_min", "efficiency_max")),
-                    ("copies", ("slope_min", "slope_max")),
-                )
-            },
+            curves=_frozen(
+                {
+                    unit: CurveRules.from_config(curves[unit], unit, limits)
+                    for unit, limits in (
+                        ("relative", ("efficiency_min", "efficiency_max")),
+                        ("copies", ("slope_min", "slope_max")),
+                    )
+                }
+            ),
             outlier_ct=float(replicates["outlier_ct"]),
             discordant=str(replicates["discordant"]),
             poisson_copies_max=float(replicates["poisson_copies_max"]),

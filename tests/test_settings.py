@@ -125,3 +125,18 @@ def test_an_empty_identifier_regex_is_refused_by_the_schema():
 
     with pytest.raises(WorkflowError, match="identifier_regex"):
         validated_config(qpcr={"identifier_regex": ""})
+
+
+def test_settings_are_immutable_all_through():
+    """Frozen objects whose maps are read-only views: a step cannot change another's."""
+    import dataclasses
+
+    from tests.conftest import flowqc_settings, qpcr_settings
+
+    qpcr, flow = qpcr_settings(), flowqc_settings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        qpcr.ct_max = 35.0  # type: ignore[misc]
+    for mapping in (qpcr.curves, qpcr.target_aliases, flow.markers, flow.fraction_gates):
+        with pytest.raises(TypeError):
+            mapping["x"] = None  # type: ignore[index]
+    assert qpcr == qpcr_settings()  # equal by content

@@ -299,3 +299,40 @@ def test_crossed_curve_limits_are_refused_by_name():
         qpcr_settings(curves={"relative": {"efficiency_min": 1.1, "efficiency_max": 0.9}})
     equal = qpcr_settings(curves={"copies": {"slope_min": -3.3, "slope_max": -3.3}}).curves
     assert (equal["copies"].slope_min, equal["copies"].slope_max) == (-3.3, -3.3)  # one slope
+
+
+def _edge_curve(slope: float, r2: float = 1.0):
+    """Ct on log10 q = 0..3 (descending quantities 1000..1 as dilutions of 1) with the given
+    slope; for r2 < 1 a residual pattern a*[+1,-1,-1,+1], orthogonal to the line, so slope and
+    intercept stay exact and R2 = SSR / (SSR + 4a^2) by hand."""
+    x = [0.0, 1.0, 2.0, 3.0]
+    ssr = slope**2 * 5.0  # Sxx = 5
+    a = math.sqrt(ssr * (1 - r2) / (4 * r2)) if r2 < 1 else 0.0
+    ct = [30.0 + slope * xi + a * e for xi, e in zip(x, (1, -1, -1, 1), strict=True)]
+    return [10.0**xi for xi in x], ct
+
+
+@pytest.mark.parametrize(
+    ("unit", "slope", "r2", "status", "reason"),
+    [
+        # the schema's defaults, met exactly and missed by a hair (config leaves them out)
+        ("relative", -1 / math.log10(2.10), 1.0, "pass", ""),  # efficiency 110.0 %
+        ("relative", -1 / math.log10(2.1001), 1.0, "fail", "efficiency 110.0% above 110%"),
+        ("copies", -3.9, 1.0, "pass", ""),
+        ("copies", -3.9001, 1.0, "fail", "slope -3.900 below -3.9"),
+        ("copies", -3.0, 1.0, "pass", ""),
+        ("copies", -2.9999, 1.0, "fail", "slope -3.000 above -3"),
+        ("relative", -3.3, 0.9805, "pass", ""),
+        ("relative", -3.3, 0.9795, "fail", "R2 0.9795 below 0.98"),
+    ],
+)
+def test_default_curve_limits_at_their_edges(unit, slope, r2, status, reason):
+    """A config without qpcr.curves is judged by the schema's limits, each right at its edge:
+    efficiency <= 1.10, slope -3.9 to -3.0 (inclusive), R2 >= 0.98."""
+    settings = qpcr_settings(curves={})
+    q, ct = _edge_curve(slope, r2)
+    row = fit_curves(standards("TEL-AML1" if unit == "copies" else "BCL2", q, ct, unit), settings)
+    curve = row[0][0]
+    assert curve["slope"] == pytest.approx(slope, abs=1e-9)
+    assert curve["r2"] == pytest.approx(r2, abs=1e-9)
+    assert (curve["status"], curve["reason"]) == (status, reason)

@@ -72,7 +72,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import FCSError
-from .safe_input import FCS_MAX_BYTES, read_user_file
+from .safe_input import FCS_MAX_BYTES, TABLE_MAX_BYTES, read_user_file
 
 __all__ = [
     "FCSData",
@@ -1007,9 +1007,12 @@ def read_spillover_table(path: str | Path) -> tuple[list[str], np.ndarray]:
     the matrix file, the line and what is wrong.
     """
     name = str(path)
+    data = read_user_file(
+        path, error=FCSError, max_bytes=TABLE_MAX_BYTES, kind="spillover matrix file"
+    )
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
         raise FCSError(name, f"spillover matrix cannot be read ({err})") from None
     lines = [(i, ln.strip()) for i, ln in enumerate(text.splitlines(), start=1) if ln.strip()]
     if not lines:

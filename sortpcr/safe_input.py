@@ -20,12 +20,21 @@ from typing import Any
 
 from .errors import InputError, XMLSecurityError
 
-__all__ = ["FCS_MAX_BYTES", "XML_MAX_BYTES", "parse_xml", "read_user_file", "read_xml_file"]
+__all__ = [
+    "FCS_MAX_BYTES",
+    "TABLE_MAX_BYTES",
+    "XML_MAX_BYTES",
+    "parse_xml",
+    "read_user_file",
+    "read_xml_file",
+]
 
 #: largest FCS file read (bytes): 4 GiB, some 50 million events of 20 float channels
 FCS_MAX_BYTES = 4 * 1024**3
 #: largest XML file read (bytes): 256 MiB, far above any Gating-ML, Diva or RDML export
 XML_MAX_BYTES = 256 * 1024**2
+#: largest table read (bytes): 64 MiB, far above a plate export, plate map or matrix file
+TABLE_MAX_BYTES = 64 * 1024**2
 
 
 def read_user_file(

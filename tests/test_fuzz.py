@@ -366,6 +366,20 @@ def test_named_pipe_is_refused_not_waited_on(tmp_path):
     )
 
 
+def test_plate_map_and_spillover_matrix_go_through_the_safe_reader(tmp_path):
+    """A plate map or a matrix file that is a pipe or a folder is refused by name (it used
+    to block, or end in a bare IsADirectoryError)."""
+    from sortpcr.fcs import read_spillover_table
+    from sortpcr.qpcr.readers import read_layout
+
+    fifo, folder = tmp_path / "map.tsv", tmp_path / "map_dir.csv"
+    os.mkfifo(fifo)
+    folder.mkdir()
+    for bad, words in ((fifo, "not a regular file"), (folder, "is a directory")):
+        raises_named(QPCRFormatError, bad, words, call=lambda b=bad: read_layout(b))
+        raises_named(FCSError, bad, words, call=lambda b=bad: read_spillover_table(b))
+
+
 # --- mutation fuzz: never a silently different matrix -------------------------------------
 
 #: keywords whose change legitimately changes the values (the file says so)

@@ -19,7 +19,7 @@ from .cells import _decode, _norm_header
 from .contract import Dialect
 from .generic import GENERIC
 from .rdml import RDML
-from .tables import _read_text_table, _read_xlsx_table
+from .tables import _load_table, _read_text_table
 
 #: name -> dialect record, in detection order
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (ICYCLER, CFX, RDML, GENERIC)}
@@ -42,7 +42,8 @@ def detect_format(path: str | Path) -> str:
     """
     path = Path(path)
     try:
-        head = path.read_bytes()[:65536]
+        with open(path, "rb") as handle:  # the start only; the file was checked as regular
+            head = handle.read(65536)
     except OSError as exc:
         raise QPCRFormatError(path, f"cannot read the file ({exc.strerror})") from exc
     if head[:4] == b"PK\x03\x04" and not zipfile.is_zipfile(path):
@@ -51,7 +52,7 @@ def detect_format(path: str | Path) -> str:
         )
     zipped = head[:2] == b"PK" and zipfile.is_zipfile(path)
     if zipped and path.suffix.lower() in (".xlsx", ".xlsm"):
-        return _format_from_header(path, _read_xlsx_table(path).header)
+        return _format_from_header(path, _load_table(path).header)
     text = "" if zipped else _decode(head)
     for d in DIALECTS.values():
         if d.sniff_file is not None and d.sniff_file(zipped, text):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from sortpcr.errors import QPCRFormatError
+from sortpcr.safe_input import TABLE_MAX_BYTES, read_user_file
 
 from .cells import _decode, _norm_header
 
@@ -76,12 +78,13 @@ def _read_text_table(path: Path, text: str) -> _Table:
     return _Table(header, rows)
 
 
-def _read_xlsx_table(path: Path) -> _Table:
-    """Read the first worksheet of an xlsx export holding a 'Well' header."""
+def _read_xlsx_table(path: Path, data: bytes) -> _Table:
+    """Read the first worksheet of an xlsx export (its bytes ``data``) holding a 'Well'
+    header."""
     import openpyxl
 
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for damaged files
         raise QPCRFormatError(path, f"cannot open as an xlsx workbook ({exc})") from exc
     try:
@@ -107,9 +110,12 @@ def _read_xlsx_table(path: Path) -> _Table:
 
 
 def _load_table(path: Path) -> _Table:
+    """A table export or plate map, read by the one safe-input policy (a regular file of
+    bounded size), as text or as an xlsx workbook."""
+    data = read_user_file(path, error=QPCRFormatError, max_bytes=TABLE_MAX_BYTES, kind="table")
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return _read_xlsx_table(path)
-    return _read_text_table(path, _decode(path.read_bytes()))
+        return _read_xlsx_table(path, data)
+    return _read_text_table(path, _decode(data))
 
 
 def _detect_decimal_comma(table: _Table, cols: Sequence[int | None]) -> bool:

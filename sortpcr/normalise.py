@@ -180,7 +180,7 @@ def estimate_rt_sd(
     """RT SD (log2) and its df from one patient's cDNA preparations, by the method of moments.
 
     ``per_plate``: expression rows computed without RT; ``preps``: (fraction, plate) -> cDNA
-    preparation. For every fraction x gene measured in P >= 2 preparations, ``y_p`` = mean
+    preparation. For every fraction x gene (x unit) measured in P >= 2 preparations, ``y_p`` = mean
     log10 value of preparation p and ``v_p`` its measurement variance (mean budget variance
     over its plates / their number); ``E[sum (y_p - ybar)^2] = (P - 1)/P sum v_p + (P - 1)
     sigma_b^2``. Pooled over groups: ``sigma_b^2 = max(0, sum (SS - (P-1)/P sum v) / sum
@@ -188,13 +188,14 @@ def estimate_rt_sd(
     references'), so ``sigma_RT = sqrt(sigma_b^2 / (1 + 1/m)) / log10(2)`` log2 units.
     Returns ``(nan, 0)`` when no group has two preparations.
     """
-    groups: dict[tuple[str, str], dict[str, list[tuple[float, float]]]] = {}
+    groups: dict[tuple[str, str, str], dict[str, list[tuple[float, float]]]] = {}
     for row in per_plate:
         if row["kind"] != "expression" or row["status"] not in USABLE or row["censor"]:
             continue
         prep = preps.get((str(row["fraction"]), str(row["plate"])), "")
         var = variance(from_text(row["log10_budget"]))
-        groups.setdefault((row["fraction"], row["gene"]), {}).setdefault(prep, []).append(
+        key = (row["fraction"], row["gene"], row["unit"])  # as _combine: one unit per group
+        groups.setdefault(key, {}).setdefault(prep, []).append(
             (row["log10_value"], var)
         )
     excess, df = 0.0, 0

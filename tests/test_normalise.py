@@ -532,3 +532,24 @@ def test_rt_shared_by_two_plates_of_one_cdna_does_not_average_out():
     assert combined.tau2 == pytest.approx(0.1)
     rt = 2 * (0.5 * math.log10(2)) ** 2
     assert combined.log10_se == pytest.approx(math.sqrt(0.0616 + rt), rel=1e-6)
+
+
+def test_rt_sd_estimate_pools_only_values_of_one_unit():
+    """MDR1/GUS of one fraction in two cDNA preparations: log10 -1.05 and -0.95 on relative
+    plates give sigma_RT = 0.05 / log10(2) (as above, 1 df); the same two numbers from a
+    relative and a copies plate are two different quantities, so nothing is estimated."""
+    from sortpcr.normalise import estimate_rt_sd
+
+    def row(plate, unit, value):
+        return {"kind": "expression", "status": "ok", "censor": "", "fraction": "CD34pos",
+                "gene": "MDR1", "plate": plate, "unit": unit, "log10_value": value,
+                "log10_budget": ""}  # fmt: skip
+
+    preps = {("CD34pos", "A"): "c1", ("CD34pos", "B"): "c2"}
+    same = [row("A", "relative", -1.05), row("B", "relative", -0.95)]
+    sd, df = estimate_rt_sd(same, preps, 1)
+    # SS 2 x 0.05^2 = 0.005 (1 df) = (1 + 1) sigma_RT^2 -> sigma_RT = 0.05 log10
+    assert (sd, df) == (pytest.approx(0.05 / math.log10(2)), 1)
+    mixed = [row("A", "relative", -1.05), row("B", "copies", -0.95)]
+    sd, df = estimate_rt_sd(mixed, preps, 1)
+    assert math.isnan(sd) and df == 0

@@ -49,6 +49,7 @@ import numpy as np
 
 from sortpcr.io import Rows, as_records, cell_float, column_floats, group_rows, is_missing
 from sortpcr.qpcr.replicates import plausible_ct, pooled_replicate_sd, well_qc
+from sortpcr.uncertainty import t_quantile
 
 if TYPE_CHECKING:
     from sortpcr.settings import CurveRules, QpcrSettings
@@ -102,8 +103,6 @@ def fit_line(log10q: Any, ct: Any, ci_level: float) -> dict[str, float]:
     slope_se, n, mean_log10q, sxx``. Needs at least two distinct quantities; with n = 2 the
     residual SD and the interval are NaN.
     """
-    from scipy.special import stdtrit  # t quantile; scipy.stats costs ~1 s to import
-
     x = np.asarray(log10q, dtype=float)
     y = np.asarray(ct, dtype=float)
     n = int(x.size)
@@ -142,7 +141,7 @@ def fit_line(log10q: Any, ct: Any, ci_level: float) -> dict[str, float]:
     if n > 2:
         residual_sd = math.sqrt(sse / (n - 2))
         slope_se = residual_sd / math.sqrt(sxx)
-        t = float(stdtrit(n - 2, 0.5 + ci_level / 2.0))
+        t = t_quantile(0.5 + ci_level / 2.0, n - 2)
         steep, shallow = slope - t * slope_se, slope + t * slope_se
         out.update(
             residual_sd=residual_sd,

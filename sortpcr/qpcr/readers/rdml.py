@@ -110,7 +110,6 @@ def _read_rdml(path: Path, settings: QpcrSettings, supplied: frozenset[str]) -> 
         dye = _child(t, "dyeId")
         targets_dye[t.get("id", "")] = (dye.get("id") or _text(dye)) if dye is not None else ""
 
-    ct_max = settings.ct_max
     out = []
     for exp in _children(root, "experiment"):
         for run in _children(exp, "run"):
@@ -180,7 +179,7 @@ def _read_rdml(path: Path, settings: QpcrSettings, supplied: frozenset[str]) -> 
                             "target": tid,
                             "sample": sid,
                             "role": role,
-                            "ct": ct if (math.isnan(ct) or ct < ct_max) else math.nan,
+                            "ct": ct,  # ct_max is applied by the shared step (plate.py)
                             "quantity": q if role == "standard" else math.nan,
                             "fluor": targets_dye.get(tid, ""),
                             "_at": f"{run_where}, react {rid}",

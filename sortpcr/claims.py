@@ -37,6 +37,7 @@ from typing import Any
 import pandas as pd
 
 from sortpcr.censored import censor_of, known_sign
+from sortpcr.errors import InputError
 from sortpcr.io import cell_float, cell_text
 
 CLAIM_COLUMNS = [
@@ -65,8 +66,12 @@ KINDS = (
 )
 
 
-class ClaimsError(ValueError):
-    """A claims file that cannot be used (names the file, the claim and what is wrong)."""
+class ClaimsError(InputError):
+    """A claims file that cannot be used (names the file, the claim and what is wrong): an
+    input error, so the statistics job ends in one line, not a traceback."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(None, what)
 
 
 def load_claims(path: str | Path) -> dict[str, Any]:

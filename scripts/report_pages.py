@@ -18,10 +18,9 @@ def main(log):
     from sortpcr.report.docx import write_journal_docx
 
     named = dict(sm.input.items())
+    tables = {k[len("table_") :]: read_tsv(v) for k, v in named.items() if k.startswith("table_")}
     pages = build_pages(
-        tables={
-            k[len("table_") :]: read_tsv(v) for k, v in named.items() if k.startswith("table_")
-        },
+        tables=tables,
         texts={
             k[len("text_") :]: Path(v).read_text("utf-8")
             for k, v in named.items()
@@ -35,8 +34,10 @@ def main(log):
     for key, path in sm.output.items():
         if key != "docx":
             write_text(path, pages[key])
-    table1, groups = read_tsv(sm.input.table_table1), read_tsv(sm.input.table_resistance_groups)
-    write_with(sm.output.docx, lambda tmp: write_journal_docx(tmp, table1, groups))
+    write_with(
+        sm.output.docx,
+        lambda tmp: write_journal_docx(tmp, tables["table1"], tables["resistance_groups"]),
+    )
     log.info("wrote %d pages and %s", len(pages), sm.output.docx)
 
 

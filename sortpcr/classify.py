@@ -53,6 +53,14 @@ from sortpcr.uncertainty import interval as budget_interval
 
 CALLS = ("CD34pos_higher", "CD34neg_higher", "no_difference", "not_evaluable")
 GROUPS = ("CD34pos_only", "CD34neg_only", "both", "none", "excluded")
+#: the resistance groups in words, in the study's row order (tables, report, figures)
+GROUP_WORDS: dict[str, str] = {
+    "CD34pos_only": "higher in CD34+ blasts only",
+    "CD34neg_only": "higher in CD34− blasts only",
+    "both": "higher in CD34+ and in CD34− blasts (different genes)",
+    "none": "no difference between CD34+ and CD34− blasts",
+    "excluded": "excluded (quality control failed)",
+}
 TIE_TOLERANCE = 1e-9
 
 CALL_COLUMNS: list[str] = [

@@ -195,9 +195,7 @@ def estimate_rt_sd(
         prep = preps.get((str(row["fraction"]), str(row["plate"])), "")
         var = variance(from_text(row["log10_budget"]))
         key = (row["fraction"], row["gene"], row["unit"])  # as _combine: one unit per group
-        groups.setdefault(key, {}).setdefault(prep, []).append(
-            (row["log10_value"], var)
-        )
+        groups.setdefault(key, {}).setdefault(prep, []).append((row["log10_value"], var))
     excess, df = 0.0, 0
     for by_prep in groups.values():
         if len(by_prep) < 2:

@@ -283,7 +283,7 @@ def heatmap_figure(
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    from sortpcr.report.journal import GROUP_WORDS  # the words of the journal's Table 2
+    from sortpcr.classify import GROUP_WORDS  # the words of the journal's Table 2
 
     lineages = [x for x in lineage_order if x in set(calls["lineage"].astype(str))]
     lineages += sorted(set(calls["lineage"].astype(str)) - set(lineages))

@@ -15,16 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from sortpcr.classify import GROUP_WORDS
 from sortpcr.io import cell_text
 
-#: the resistance groups (classify.GROUPS) in words, in the study's row order
-GROUP_WORDS: dict[str, str] = {
-    "CD34pos_only": "higher in CD34+ blasts only",
-    "CD34neg_only": "higher in CD34− blasts only",
-    "both": "higher in CD34+ and in CD34− blasts (different genes)",
-    "none": "no difference between CD34+ and CD34− blasts",
-    "excluded": "excluded (quality control failed)",
-}
 LINEAGE_WORDS = {"BCP": "BCP-ALL", "T": "T-lineage ALL"}
 
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from pathlib import Path
+from statistics import NormalDist
 
 import pandas as pd
-from scipy.stats import norm
 
+from sortpcr.classify import GROUP_WORDS
 from sortpcr.io import cell_text
 from sortpcr.report.html import cell, columns_html, data_uri, page, table_html
 from sortpcr.report.journal import (
-    GROUP_WORDS,
     JOURNAL_STYLE,
     LINEAGE_WORDS,
     journal_html,
@@ -241,7 +241,7 @@ def _interval(value: object, se: object, z: float) -> tuple[str, str]:
 def expression_with_intervals(expression: pd.DataFrame, level: float) -> pd.DataFrame:
     """The patient's combined expression per fraction and gene with a ``level`` interval
     (value x/÷ 10^(z x log10_se)); ``censor`` ("<"/">") kept where a value is a bound."""
-    z = float(norm.ppf(0.5 + level / 2))
+    z = NormalDist().inv_cdf(0.5 + level / 2)
     rows = []
     combined = expression[expression["plate"].map(cell_text) == "combined"]
     for _, r in combined.iterrows():

@@ -100,7 +100,6 @@ FLOW_COLUMNS = [
     "cd34_cut_method",
     "valley_depth",
 ]
-GML_NS = "http://www.isac-net.org/std/Gating-ML/v2.0/gating"
 
 
 @dataclass
@@ -433,15 +432,7 @@ def applied_gates_text(result: Mapping[str, Any], events: PatientEvents) -> str:
         "they are."
     )
     first = next(iter(events.files.values()), None)
-    fcs = first[0] if first is not None else None
-    if events.strategy.source is None and events.strategy.kind == "flowjo" and fcs is None:
-        return (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<!-- {note} No file of this patient could be read, so the FlowJo workspace's "
-            "gates for it could not be written. -->\n"
-            f'<gating:Gating-ML xmlns:gating="{GML_NS}" />\n'
-        )
-    return applied_gatingml(events.strategy, fcs, note)
+    return applied_gatingml(events.strategy, first[0] if first is not None else None, note)
 
 
 def _json_clean(value: Any) -> Any:

@@ -503,3 +503,26 @@ def test_real_export_other_tubes_stay_out_of_results(tmp_path: Path) -> None:
     others += ["124502.fcs", "124504.fcs", "124506.fcs"]
     for secret in [*others, "_002", "Compensation Controls", "laboEnzymo", "Administrator"]:
         assert secret not in text, secret
+
+
+@pytest.mark.shared
+def test_no_readable_file_is_a_file_fail_not_a_crash(tmp_path: Path) -> None:
+    """With a Diva experiment as strategy and no file of the patient readable, the result is
+    a file failure and the applied-gates file says why it holds no gates (as for a FlowJo
+    workspace), instead of the gating job stopping on "gates depend on the file"."""
+    from sortpcr.flowqc import analyse_patient_with_events, applied_gates_text
+
+    xml = shared_path("fcs", "diva", "PE_2.xml")
+    empty = tmp_path / "124500.fcs"
+    empty.write_bytes(b"")
+    gates = {"blast_gate": "P4", "fraction_gates": {"CD34pos": "P5", "CD34neg": "P3"}}
+    settings = flowqc_settings(gating=gates)
+    labels = {k: f"fcs/{k}/124500.fcs" for k in ("presort", "CD34pos", "CD34neg")}
+    result, events = analyse_patient_with_events(
+        "X01", empty, {"CD34pos": empty, "CD34neg": empty}, labels, xml, settings
+    )
+    assert result["status"] == "fail"
+    assert {f["ok"] for f in result["files"].values()} == {False}
+    written = applied_gates_text(result, events)
+    assert "No file of this patient could be read, so the Diva experiment's gates" in written
+    assert "<gating:Gating-ML" in written and "Gate" not in written.split("-->")[1]

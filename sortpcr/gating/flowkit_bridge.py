@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import GatingError
 from .extension import gatingml_text
 from .model import GatingResult, Strategy, _result
+from .xmlns import GML
 
 if TYPE_CHECKING:
     from ..fcs import FCSData
@@ -45,9 +46,19 @@ def applied_gatingml(strategy: Strategy, fcs: FCSData | None, note: str = "") ->
     """Gating-ML 2.0 text of the gates ``strategy`` applies: :func:`gatingml_text` for a
     Gating-ML file we parsed; the file's own text for one FlowKit evaluates; for a FlowJo
     workspace, FlowKit's Gating-ML export of the gating of ``fcs``'s sample (its file name).
+    A workspace or Diva experiment gates each file by its name: without a file read
+    (``fcs`` None) the result is an empty Gating-ML document that says so.
     """
     if strategy.source is not None:
         return gatingml_text(strategy, note)
+    if fcs is None and strategy.kind in ("flowjo", "diva"):
+        what = "FlowJo workspace" if strategy.kind == "flowjo" else "Diva experiment"
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<!-- {note} No file of this patient could be read, so the {what}'s gates for "
+            "it could not be written. -->\n"
+            f'<gating:Gating-ML xmlns:gating="{GML}" />\n'
+        )
     if strategy.kind in ("diva", "diva-tube"):  # the file's tube only, never the experiment
         from .diva import tube_gatingml
 

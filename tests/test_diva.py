@@ -461,7 +461,7 @@ def test_real_tube_as_gatingml(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared
-def test_real_export_other_tubes_stay_out_of_results(tmp_path: Path) -> None:
+def test_real_export_other_tubes_stay_out_of_results(tmp_path: Path, monkeypatch) -> None:
     from sortpcr.flowqc import analyse_patient_with_events, applied_gates_text
     from sortpcr.gating import gate_view
 
@@ -498,6 +498,17 @@ def test_real_export_other_tubes_stay_out_of_results(tmp_path: Path) -> None:
     view = gate_view(events.strategy, data, "P4")
     assert view is not None and view.values.shape == (19090, 2)
     assert 0 < view.values.min() and view.values.max() < 1
+    # the patient figure draws the tube's CD34 cut (P5 on PE-A) on the pre-sort histogram
+    # and on the sorted tubes' (it looked the gate up in the experiment, which has none)
+    from matplotlib.figure import Figure
+
+    from sortpcr.plots.flow import patient_figure
+
+    drawn = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: drawn.append(fig))
+    patient_figure(result, events, tmp_path / "X01.png")
+    a_cd34, a_sorted = drawn[0].axes[3], drawn[0].axes[4]
+    assert a_cd34.lines and a_sorted.lines
     text = json.dumps(result) + written
     others = [f"1244{n}.fcs" for n in (80, 83, 85, 87, 89, 91, 93, 95, 97)]
     others += ["124502.fcs", "124504.fcs", "124506.fcs"]

@@ -251,7 +251,7 @@ def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str 
             vals = vals[np.isfinite(vals)]
             lo, hi = _limits(view, 0)
             a_cd34.hist(vals, bins=120, range=(lo, hi), histtype="stepfilled", color="#7f8c8d")
-            cut = _cut(strategy, pos_gate)
+            cut = _cut(res.applied or strategy, pos_gate)  # a Diva file: its own tube
             first = _cut(template, pos_gate)
             if first is not None and first != cut:
                 a_cd34.axvline(first, color="#34495e", lw=1.0, ls="--")
@@ -306,7 +306,7 @@ def patient_figure(result: dict[str, Any], events: PatientEvents, out_path: str 
             color=_COLOURS.get(fraction, None),
             label=f"sorted {fraction}: purity {shown} ({verdict.get('status')})",
         )  # fmt: skip
-        cut = _cut(strategy, gate_id)
+        cut = _cut(res.applied or strategy, gate_id)
         if cut is not None:
             a_sorted.axvline(cut, color="#e67e22", lw=1.2)
         a_sorted.set_xlim(lo, hi)

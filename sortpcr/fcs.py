@@ -1206,12 +1206,14 @@ def read_fcs(
     )
 
 
-def flowio_view(path: str | Path, *, dataset: int | None = None):
+def flowio_view(path: str | Path, *, dataset: int | None = None, spillover: str | None = None):
     """A ``flowio.FlowData`` of one data set, built from our validated clean copy.
 
     It carries the channel keywords (``$PnN``, ``$PnS``, ``$PnR``, ``$PnE``, ``$PnG``), the
     ``$TIMESTEP`` and the spillover matrix, nothing identifying; FlowKit accepts it as
     ``flowkit.Sample(view)``. For files flowio reads by itself the values are the same.
+    ``spillover``: None keeps the file's own matrix; otherwise the ``$SPILLOVER`` text to
+    carry instead (``""`` = none), so FlowKit compensates as the sheet chose.
     """
     import flowio
 
@@ -1230,9 +1232,28 @@ def flowio_view(path: str | Path, *, dataset: int | None = None):
     if ds.text.get("$TIMESTEP", "").strip():
         extra.append(("$TIMESTEP", ds.text["$TIMESTEP"].strip()))
     spill_key = next((k for k in _SPILL_KEYS if ds.text.get(k, "").strip()), None)
-    if spill_key:
-        extra.append(("$SPILLOVER", ds.text[spill_key].strip()))
-    return flowio.FlowData(_clean_stream(raw, start, need, layout, extra))
+    if spillover is None and spill_key:
+        spillover = ds.text[spill_key].strip()
+    if spillover:
+        extra.append(("$SPILLOVER", spillover))
+    try:
+        return flowio.FlowData(_clean_stream(raw, start, need, layout, extra))
+    except Exception as err:  # flowio has no error type of its own
+        raise FCSError(
+            str(path), f"FlowKit's reader (flowio) cannot take this file: {err}"
+        ) from None
+
+
+def spillover_text(fcs: FCSData) -> str | None:
+    """The ``$SPILLOVER`` keyword text of the matrix ``fcs`` was compensated with: None for
+    the file's own (``file``), ``""`` when none was applied (``none``, ``off``), the sheet's
+    matrix written out (``matrix``)."""
+    if fcs.compensation == "file":
+        return None
+    if fcs.compensation != "matrix" or fcs.spill_matrix is None:
+        return ""
+    values = [repr(float(v)) for v in np.asarray(fcs.spill_matrix).ravel()]
+    return ",".join([str(len(fcs.spill_channels)), *fcs.spill_channels, *values])
 
 
 # --------------------------------------------------------------------------- markers

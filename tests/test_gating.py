@@ -20,7 +20,7 @@ import pytest
 from sortpcr.errors import GatingError, XMLSecurityError
 from sortpcr.fcs import read_fcs
 from sortpcr.gating import evaluate, evaluate_flowkit, load_strategy, require_gates
-from tests.conftest import fresh_python
+from tests.conftest import ROOT, fresh_python
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -409,3 +409,24 @@ def test_gates_are_ordered_after_what_they_need_and_a_cycle_is_named(tmp_path):
     )
     with pytest.raises(GatingError, match="cyclic gate references around 'X'"):
         load_strategy(cyclic)
+
+
+def test_flowkit_sample_carries_the_matrix_the_sheet_chose(tmp_path):
+    """FlowKit (FlowJo workspaces, the Gating-ML fallback) compensates with the spillover the
+    Sample carries: the file's own, none when the sheet says none, the sheet's matrix when it
+    gives one - the same choice our own reader made and recorded."""
+    from sortpcr.fcs import read_fcs
+    from sortpcr.gating.flowkit_bridge import flowkit_sample
+
+    path = ROOT / "resources" / "demo" / "fcs" / "P01_presort.fcs"
+    own = read_fcs(path)
+    assert own.compensation == "file"
+    assert flowkit_sample(own).metadata["spillover"] == "2,FITC-A,PE-A,1.0,0.22,0.015,1.0"
+    off = read_fcs(path, compensation="none")
+    assert off.compensation == "off" and "spillover" not in flowkit_sample(off).metadata
+    matrix = tmp_path / "m.tsv"
+    matrix.write_text("FITC-A\tPE-A\n1\t0.3\n0.02\t1\n")
+    given = read_fcs(path, compensation=matrix)
+    assert given.compensation == "matrix"
+    text = flowkit_sample(given).metadata["spillover"]
+    assert text == "2,FITC-A,PE-A,1.0,0.3,0.02,1.0"

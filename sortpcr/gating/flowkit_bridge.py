@@ -89,12 +89,14 @@ def applied_gatingml(strategy: Strategy, fcs: FCSData | None, note: str = "") ->
 
 
 def flowkit_sample(fcs: FCSData, sample_id: str = "sample"):
-    """A ``flowkit.Sample`` holding exactly the values we read (via :func:`fcs.flowio_view`)."""
+    """A ``flowkit.Sample`` holding exactly the values we read (via :func:`fcs.flowio_view`),
+    with the spillover matrix the sheet chose for it (the file's, a given one, or none)."""
     import flowkit
 
-    from ..fcs import flowio_view
+    from ..fcs import flowio_view, spillover_text
 
-    view = flowio_view(fcs.path, dataset=fcs.dataset if fcs.n_datasets > 1 else None)
+    dataset = fcs.dataset if fcs.n_datasets > 1 else None
+    view = flowio_view(fcs.path, dataset=dataset, spillover=spillover_text(fcs))
     return flowkit.Sample(view, sample_id=sample_id)
 
 

@@ -76,21 +76,14 @@ class _Evaluator:
     def events(self, comp: str | None) -> np.ndarray:
         if comp in _UNCOMP:
             return self.fcs.uncompensated
+        if comp == "FCS":  # the acquisition matrix as read_fcs applied it (file, sheet or
+            return self.fcs.events  # none: then the same array as uncompensated)
         if comp not in self.comp_cache:
-            if comp == "FCS":
-                if self.fcs.compensation == "file":
-                    arr = self.fcs.events
-                elif self.fcs.spill_matrix is None:
-                    arr = self.fcs.uncompensated  # Gating-ML: no matrix -> uncompensated
-                else:  # pragma: no cover - read_fcs always applies a matrix it found
-                    arr = self.fcs.events
-            else:
-                from flowutils.compensate import compensate
+            from flowutils.compensate import compensate
 
-                m = self.s.matrices[comp]
-                idx = [self.channel(d, None) for d in m.detectors]
-                arr = compensate(self.fcs.uncompensated, m.values, idx)
-            self.comp_cache[comp] = arr
+            m = self.s.matrices[comp]
+            idx = [self.channel(d, None) for d in m.detectors]
+            self.comp_cache[comp] = compensate(self.fcs.uncompensated, m.values, idx)
         return self.comp_cache[comp]
 
     def raw(self, dim: Dimension, comp: str | None, rows: np.ndarray | None, key) -> np.ndarray:

@@ -222,12 +222,3 @@ def censored_summary(values: Sequence[float], censors: Sequence[str]) -> dict[st
             (lower, higher), ""
         )
     return out
-
-
-def censored_text(value: float, censor: str, digits: int = 3) -> str:
-    """``"< 0.003"`` / ``"> 12.5"`` / ``"0.42"``: a value with its censor, ``digits``
-    significant digits; empty for NaN."""
-    if not math.isfinite(value):
-        return ""
-    number = f"{value:.{digits}g}"
-    return f"{censor} {number}" if censor else number

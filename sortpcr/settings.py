@@ -127,7 +127,7 @@ class NormaliseSettings:
     ``rt_sd_log2``: SD (log2) of a gene's level between cDNA preparations of one RNA;
     ``reference_max_disagreement``: fold by which a reference's share may differ between
     fractions. Not from the config: ``rt_df`` (degrees of freedom of ``rt_sd_log2``, set by
-    :func:`sortpcr.normalise.normalise_patient` when it estimates it) and ``fractions``.
+    :func:`sortpcr.normalise.normalise_patient` when it estimates it).
     """
 
     reference_genes: tuple[str, ...]
@@ -139,7 +139,6 @@ class NormaliseSettings:
     rt_sd_log2: float
     reference_max_disagreement: float
     rt_df: float = math.inf
-    fractions: tuple[str, ...] = ("CD34pos", "CD34neg")
 
     @property
     def reference_gene(self) -> str:

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sortpcr.censored import censor_of
 from sortpcr.io import cell_float, write_with
 
 if TYPE_CHECKING:
@@ -94,12 +95,6 @@ def _error(value: float, se: float) -> tuple[float, float]:
     return value - value / 10**se, value * 10**se - value
 
 
-def _censor(row: Any, column: str) -> str:
-    """``"<"``/``">"``/``""`` from a censor column (absent column: not censored)."""
-    text = str(row.get(column, "") or "").strip()
-    return text if text in ("<", ">") else ""
-
-
 def _plain_number(value: float, _pos: Any = None) -> str:
     """A tick label as a plain number (0.05, 2, 1000), never 10^x."""
     if not (math.isfinite(value) and value > 0):
@@ -124,7 +119,7 @@ def log_ticks(ax: Any, axis: str = "y") -> None:
 
 def _fold_text(row: Any) -> str:
     fold = cell_float(row.get("fold"))
-    censor = _censor(row, "fold_censor")
+    censor = censor_of(row.get("fold_censor"))
     if math.isfinite(fold) and fold > 0:
         magnitude = fold if fold >= 1 else 1.0 / fold
         # a bound that decides the direction: the true fold is at least this far from 1
@@ -183,7 +178,7 @@ def expression_figure(
                 value = cell_float(row.get(column))
                 if not (math.isfinite(value) and value > 0):
                     continue
-                censor = _censor(row, f"{column}_censor")
+                censor = censor_of(row.get(f"{column}_censor"))
                 if censor:  # a bound: a triangle at it, pointing to the true value
                     bounds[censor][0].append(x_of[str(row["patient"])] + dx)
                     bounds[censor][1].append(value)
@@ -303,7 +298,7 @@ def heatmap_figure(
                 continue
             value = cell_float(row.get("log2_fold"))
             fold = cell_float(row.get("fold"))
-            censor = _censor(row, "fold_censor")
+            censor = censor_of(row.get("fold_censor"))
             if censor and not math.isfinite(value) and math.isfinite(fold) and fold > 0:
                 value = math.log2(fold)
             call = str(row.get("call", ""))

@@ -12,6 +12,7 @@ from snakemake.utils import validate
 sys.path.insert(0, WORKFLOW_DIR)  # the Snakefile's folder (also as a module)
 
 from sortpcr.errors import SheetError  # noqa: E402
+from sortpcr.fcs import COMPENSATION_CHOICES  # noqa: E402
 from sortpcr.provenance import code_version as hash_code  # noqa: E402
 from sortpcr.runner import gating_memory_mb  # noqa: E402
 from sortpcr.settings import settings_problems  # noqa: E402
@@ -51,7 +52,7 @@ def strategy_of(wildcards):
 def compensation_matrix(patient):
     """The spillover matrix file samples.tsv gives a patient, or "" (file's own, or none)."""
     choice = sample_row(patient)["compensation"]
-    return "" if choice in ("", "file", "none") else choice
+    return "" if choice in COMPENSATION_CHOICES else choice
 
 
 def compensation_of(patient):

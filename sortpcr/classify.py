@@ -45,6 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sortpcr.censored import fold_censor
 from sortpcr.io import Rows, as_records, cell_float, cell_text
 from sortpcr.normalise import COMBINED, USABLE
 from sortpcr.settings import ClassifySettings
@@ -244,12 +245,9 @@ def _bound_call(
     """The fold bound when at least one fraction is a bound (``None`` if no bound exists)."""
     p_val, n_val = cell_float(pos["value"]), cell_float(neg["value"])
     p_c, n_c = cell_text(pos.get("censor")), cell_text(neg.get("censor"))
-    # fold = pos / neg: "<" on pos or ">" on neg bounds it from above, and vice versa
-    ups = [c for c, side in ((p_c, "pos"), (n_c, "neg")) if (c == "<") == (side == "pos") and c]
-    downs = [c for c, side in ((p_c, "pos"), (n_c, "neg")) if (c == ">") == (side == "pos") and c]
-    if ups and downs:
+    direction = fold_censor(p_c, n_c)  # "<" on pos or ">" on neg bounds pos/neg from above
+    if not direction:
         return None
-    direction = "<" if ups else ">"
     point = p_val / n_val
     # conservative: move the bound outward by the one-sided t quantile (the end of the
     # two-sided ci_level interval) times the SE of what is known (the other fraction's value,

@@ -329,7 +329,7 @@ def test_raw_space_bounds_equal_full_transform(demo_files, monkeypatch) -> None:
     import dataclasses
 
     import sortpcr.gating.engine as g
-    from sortpcr.gating.transforms import _inverse
+    from sortpcr.gating.transforms import inverse_values
 
     strategy = load_strategy(STRATEGIES / "facsdiva.xml")
     data = read_fcs(demo_files["facsdiva.xml"]["presort"])
@@ -338,7 +338,7 @@ def test_raw_space_bounds_equal_full_transform(demo_files, monkeypatch) -> None:
     cd45_edges = sorted({v[0] for v in strategy.gates["Blasts"].vertices})
     crafted = []
     for bound in (cut, *cd45_edges):
-        raw = float(_inverse(np.array([bound]), logicle)[0])
+        raw = float(inverse_values(np.array([bound]), logicle)[0])
         crafted += [raw, np.nextafter(raw, -np.inf), np.nextafter(raw, np.inf)]
         crafted += [raw * (1 + e) for e in (-1e-9, 1e-9, -1e-6, 1e-6)]
     crafted = np.array(crafted + [np.nan])
@@ -430,3 +430,25 @@ def test_flowkit_sample_carries_the_matrix_the_sheet_chose(tmp_path):
     assert given.compensation == "matrix"
     text = flowkit_sample(given).metadata["spillover"]
     assert text == "2,FITC-A,PE-A,1.0,0.3,0.02,1.0"
+
+
+def test_inverse_of_every_gatingml_transform_and_none_for_an_unknown_kind():
+    """One inverse for all kinds: each returns the raw value its transform maps from; a kind
+    without an inverse is refused by name (it used to be treated as asinh, silently)."""
+    from sortpcr.gating.model import Transform
+    from sortpcr.gating.transforms import inverse_values, transform_values
+
+    raw = np.array([1.0, 50.0, 3000.0])
+    kinds = {
+        "flin": {"T": 10000.0, "A": 100.0},
+        "flog": {"T": 10000.0, "M": 4.5},
+        "fasinh": {"T": 10000.0, "M": 4.5, "A": 0.0},
+        "logicle": {"T": 10000.0, "M": 4.5, "W": 0.5, "A": 0.0},
+        "hyperlog": {"T": 10000.0, "M": 4.5, "W": 0.5, "A": 0.0},
+    }
+    for kind, params in kinds.items():
+        t = Transform(kind, kind, params)
+        back = inverse_values(transform_values(raw, t), t)
+        np.testing.assert_allclose(back, raw, rtol=1e-9, err_msg=kind)
+    with pytest.raises(GatingError, match="'diva_log' has no inverse"):
+        inverse_values(raw, Transform("d", "diva_log", {}))

@@ -2,7 +2,7 @@
 
 Calling convention: pure functions ``f(values, transform) -> ndarray`` on float64 arrays,
 scale values -> display coordinates (:func:`transform_values`, private ``_transform``) or
-back (:func:`inverse_values`, ``_inverse``); None as transform is the identity. The same
+back (:func:`inverse_values`); None as transform is the identity. The same
 flowutils calls as FlowKit make, so the results are equal to the bit; ``diva_*`` kinds are
 applied by :mod:`.diva`. A transform without an inverse here -> :class:`GatingError`.
 """
@@ -45,23 +45,9 @@ _MONOTONE = frozenset({"logicle", "hyperlog", "fasinh"})
 _BAND = 1e-6
 
 
-def _inverse(values: np.ndarray, t: Transform) -> np.ndarray:
-    """Raw values whose transform is ``values`` (the flowutils inverse of :func:`_transform`)."""
-    import flowutils
-
-    p = t.params
-    if t.kind == "logicle":
-        return flowutils.transforms.logicle_inverse(values, None, t=p["T"], m=p["M"], w=p["W"],
-                                                    a=p["A"])  # fmt: skip
-    if t.kind == "hyperlog":
-        return flowutils.transforms.hyperlog_inverse(values, None, t=p["T"], m=p["M"], w=p["W"],
-                                                     a=p["A"])  # fmt: skip
-    return flowutils.transforms.asinh_inverse(values, None, t=p["T"], m=p["M"], a=p["A"])
-
-
 def _raw_window(lo: float, hi: float, t: Transform) -> tuple[float, float]:
     """Raw interval that holds every event whose display value may lie in ``[lo, hi]``."""
-    edges = _inverse(np.array([lo - _BAND, hi + _BAND], dtype=np.float64), t)
+    edges = inverse_values(np.array([lo - _BAND, hi + _BAND], dtype=np.float64), t)
     return float(edges[0]), float(edges[1])
 
 
@@ -75,8 +61,16 @@ def inverse_values(values: np.ndarray, transform: Transform | None) -> np.ndarra
         return p["T"] * 10.0 ** (p["M"] * (values - 1.0))
     if transform.kind == "flin":
         return values * (p["T"] + p["A"]) - p["A"]
-    if transform.kind in ("logicle", "hyperlog", "fasinh"):
-        return _inverse(values, transform)
+    import flowutils  # the inverses FlowKit uses
+
+    if transform.kind == "logicle":
+        return flowutils.transforms.logicle_inverse(values, None, t=p["T"], m=p["M"], w=p["W"],
+                                                    a=p["A"])  # fmt: skip
+    if transform.kind == "hyperlog":
+        return flowutils.transforms.hyperlog_inverse(values, None, t=p["T"], m=p["M"], w=p["W"],
+                                                     a=p["A"])  # fmt: skip
+    if transform.kind == "fasinh":
+        return flowutils.transforms.asinh_inverse(values, None, t=p["T"], m=p["M"], a=p["A"])
     raise GatingError("", f"transform {transform.kind!r} has no inverse here")
 
 

@@ -49,7 +49,7 @@ This equals flowio's ``preprocess=True`` except that flowio also divides log cha
 Compensation: ``$SPILLOVER``, ``SPILLOVER``, ``SPILL`` or ``$SPILL`` (in that order), channel
 names by ``$PnN`` (or by parameter number); the old unnamed FCS 3.0 ``$COMP`` is not used. A
 malformed matrix (unknown channel, wrong number of values, singular) is refused, never
-skipped silently; ``compensate=False`` reads such a file uncompensated on purpose. Applied
+skipped silently; ``compensation="none"`` reads such a file uncompensated on purpose. Applied
 as FlowKit/flowutils do (``solve(S.T, x.T).T`` on the matrix channels, matrix rows in file
 order); channels absent from the matrix are null channels and stay as they are. Files
 without a matrix (CellQuest: compensated in hardware) are never compensated;
@@ -1137,13 +1137,12 @@ def read_fcs(
     path: str | Path,
     *,
     dataset: int | None = None,
-    compensate: bool = True,
     compensation: str | Path | None = None,
 ) -> FCSData:
     """Read one data set of an FCS file into scale values, compensated where a matrix exists.
 
     ``dataset``: index of the data set (0-based) for files with several (``$NEXTDATA``);
-    ``None`` accepts only single-data-set files. ``compensate=False`` skips the matrix.
+    ``None`` accepts only single-data-set files.
     ``compensation`` is the sheet's choice: ``None``/``""``/``"file"`` the file's own matrix,
     ``"none"`` no compensation, anything else the path of a matrix file
     (:func:`read_spillover_table`) applied instead of the file's. :attr:`FCSData.compensation`
@@ -1163,13 +1162,11 @@ def read_fcs(
     spill_matrix = None
     events = values
     choice = str(compensation or "").strip()
-    if choice.lower() == "none":
-        compensate = False
     if choice and choice.lower() not in COMPENSATION_CHOICES:
         spill_idx, spill_matrix = _sheet_matrix(choice, layout.names, name)
         events = _compensate(values, spill_idx, spill_matrix)
         compensation = "matrix"
-    elif spill_key is not None and compensate:
+    elif spill_key is not None and choice.lower() != "none":
         try:
             spill_idx, spill_matrix = parse_spillover(
                 ds.text[spill_key], layout.names, name, spill_key

@@ -63,7 +63,7 @@ REAL_FILES = {
     "fcsparser__MACSQuant_EY_2013-07-19_PBS_FCS_3.1_Well_A1.001.fcs": dict(
         outcome="refused", match="6 channels but holds 6 items", data_start=127605,
         events=10000, version="3.1",
-        why="$SPILLOVER names 6 channels and gives no values; reads with compensate=False",
+        why="$SPILLOVER names 6 channels and gives no values; reads with compensation='none'",
     ),
     "flowcal__Data001.fcs": dict(
         outcome="read", data_start=2048, events=20949, version="2.0", compensation="none",
@@ -184,7 +184,7 @@ def test_real_file_outcome(name: str) -> None:
         assert str(path) in message and spec["match"] in message
         if "data_start" not in spec:
             return
-        data = read_fcs(path, compensate=False)  # readable once the bad matrix is skipped
+        data = read_fcs(path, compensation="none")  # readable once the bad matrix is skipped
     else:
         data = read_fcs(path)
         assert data.compensation == spec["compensation"]
@@ -232,7 +232,7 @@ def test_multiple_data_sets_read_explicitly(dataset: int) -> None:
 )
 def test_fcsparser_agrees_on_float_files(name: str) -> None:
     """Second reader on the little-endian float files it can read (values unscaled)."""
-    data = read_fcs(FCS_DIR / name, compensate=False)
+    data = read_fcs(FCS_DIR / name, compensation="none")
     np.testing.assert_array_equal(data.uncompensated, _fcsparser_values(FCS_DIR / name))
 
 
@@ -495,7 +495,7 @@ def test_spillover_applied_and_bad_matrix_refused(tmp_path: Path) -> None:
     bad = build_fcs(ev, CH, {"SPILL": "2,PE-A,APC-A,1,0,0,1"})
     with pytest.raises(FCSError, match="APC-A"):
         read_fcs(_write(tmp_path, bad, "bad.fcs"))
-    raw_only = read_fcs(_write(tmp_path, bad, "bad.fcs"), compensate=False)
+    raw_only = read_fcs(_write(tmp_path, bad, "bad.fcs"), compensation="none")
     assert raw_only.compensation == "off"  # the file has a matrix, not applied on request
 
 

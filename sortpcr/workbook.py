@@ -21,7 +21,7 @@ import pandas as pd
 
 from sortpcr.io import cell_text, normalise_zip
 from sortpcr.report.columns import describe, purity_percent
-from sortpcr.report.journal import table1_journal, table2_journal
+from sortpcr.report.journal import TITLE1, TITLE2, table1_journal, table2_journal
 
 #: Sheet order of the data sheets (others follow in the given order).
 DATA_SHEETS = (
@@ -190,7 +190,7 @@ def write_workbook(path: str | Path, tables: Mapping[str, pd.DataFrame]) -> None
         _journal_sheet(
             book,
             JOURNAL_SHEETS[0],
-            "Table 1. Patient characteristics",
+            TITLE1,
             table1_journal(data["table1"]),
             [],
         )
@@ -199,7 +199,7 @@ def write_workbook(path: str | Path, tables: Mapping[str, pd.DataFrame]) -> None
         _journal_sheet(
             book,
             JOURNAL_SHEETS[1],
-            "Table 2. Resistant properties of CD34+ vs CD34− leukemic subpopulations",
+            TITLE2,
             table2,
             notes,
         )

@@ -15,10 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from sortpcr.io import cell_text, normalise_zip
-from sortpcr.report.journal import table1_journal, table2_journal
-
-TITLE1 = "Table 1. Patient characteristics"
-TITLE2 = "Table 2. Resistant properties of CD34+ vs CD34− leukemic blasts"
+from sortpcr.report.journal import TITLE1, TITLE2, table1_journal, table2_journal
 
 
 def _rule(cell, edge: str, size: int) -> None:  # noqa: ANN001

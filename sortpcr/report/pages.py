@@ -22,6 +22,8 @@ from sortpcr.report.html import cell, columns_html, data_uri, page, table_html
 from sortpcr.report.journal import (
     JOURNAL_STYLE,
     LINEAGE_WORDS,
+    TITLE1,
+    TITLE2,
     journal_html,
     table1_journal,
     table2_journal,
@@ -186,11 +188,9 @@ def front_page(
     landing = (
         f"<p><b>{n} patients</b> ({n_excluded} excluded). A subpopulation counts as "
         f"“resistant” when at least one gene is ≥ {fold_threshold:g}-fold higher in it: "
-        f"{summary}.</p>"
-        + journal_html(table2, "Table 2. Resistant properties of CD34+ vs CD34− blasts")
-        + short_note
+        f"{summary}.</p>" + journal_html(table2, TITLE2) + short_note
     )
-    full = journal_html(table2, "Table 2. Resistant properties of CD34+ vs CD34− blasts", notes)
+    full = journal_html(table2, TITLE2, notes)
     excluded = exclusions(groups, calls, curves)
     flagged = flagged_calls(calls)
     patients = groups[["patient", "lineage", "group"]].copy()
@@ -392,12 +392,9 @@ def journal_page(table1: pd.DataFrame, groups: pd.DataFrame) -> str:
     table2, notes = table2_journal(groups)
     body = (
         f"<style>{JOURNAL_STYLE}</style>"
-        + journal_html(table1_journal(table1), "Table 1. Patient characteristics")
+        + journal_html(table1_journal(table1), TITLE1)
         + '<p class="note">CD34, %: CD34+ among gated blasts of the pre-sort sample '
         "(integer); purity: the sorted tube re-analysed with the same gates, percent of "
-        "the configured denominator (one decimal).</p>"
-        + journal_html(
-            table2, "Table 2. Resistant properties of CD34+ vs CD34− leukemic blasts", notes
-        )
+        "the configured denominator (one decimal).</p>" + journal_html(table2, TITLE2, notes)
     )
     return page("Tables 1 and 2 as the study prints them", body)
